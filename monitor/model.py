@@ -1,0 +1,128 @@
+"""The data that flows between pipeline stages: frozen dataclasses, no behaviour, no I/O.
+
+fetch -> parse produces `Entry`; match turns an `Entry` into `Match`es made of `Hit`s; store keeps `FeedState`
+and turns matches into `Alert`s; notify renders and delivers `Alert`s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+SEVERITIES = ("low", "medium", "high", "critical")
+"""Severity names, least to most urgent; `severity_rank` orders them."""
+
+
+def severity_rank(severity: str) -> int:
+    """Position of `severity` in SEVERITIES (unknown names rank lowest)."""
+    return SEVERITIES.index(severity) if severity in SEVERITIES else 0
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    """One `[[feeds]]` entry of the configuration. `url` is the configured URL and the feed's key."""
+
+    url: str
+    name: str
+    interval: float  # seconds between polls
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """One `[[targets]]` entry. `url` holds secrets after ${VAR} expansion: never log it, use `display`."""
+
+    name: str
+    url: str
+    display: str  # the URL with secrets masked, safe for logs and output
+    rules: tuple[str, ...] = ()  # empty: every rule
+    min_severity: str = "low"
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What the store remembers about a feed between polls (HTTP validators, health, schedule)."""
+
+    feed_id: int
+    config_url: str  # the URL in the configuration (the key)
+    url: str  # the URL to fetch: differs from config_url after a permanent redirect
+    name: str
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    error_count: int = 0
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    last_success: datetime | None = None
+    next_check: datetime | None = None
+    disabled: bool = False
+    entries_seen: int = 0
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One feed item as parsed, with a stable id (guid, else link, else a hash of title and content)."""
+
+    entry_id: str
+    title: str
+    link: str
+    summary: str = ""
+    content: str = ""
+    published: datetime | None = None  # timezone-aware UTC, None when the feed gives no usable date
+    author: str = ""
+    feed_title: str = ""
+
+
+ENTRY_FIELDS = ("title", "summary", "content")
+"""The entry fields the matcher searches, in the order matches are reported."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One term found in one field: which alias matched, where, and how well.
+
+    `start`/`end` are character offsets into the original field text (`Entry.<field>`), `text` is that slice.
+    `score` is 100 for an exact (normalised) match, lower for a fuzzy one.
+    """
+
+    term: str  # the actor or theme id, e.g. "kataib-hezbollah"
+    kind: str  # "actor" or "theme"
+    alias: str  # the alias or phrase as written in the rule file
+    field: str  # "title", "summary" or "content"
+    start: int
+    end: int
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Match:
+    """A rule that fired on an entry, with the hits that made it fire."""
+
+    rule: str
+    severity: str
+    score: float  # the weakest hit score among those the rule needed
+    hits: tuple[Hit, ...]
+    targets: tuple[str, ...] = ()  # target names the rule goes to; empty: all targets
+
+    @property
+    def matched(self) -> list[str]:
+        """The distinct surface texts that matched, in order of appearance."""
+        return list(dict.fromkeys(hit.text for hit in self.hits))
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A match of a stored entry, ready to render: what an analyst reads."""
+
+    alert_id: int
+    rule: str
+    severity: str
+    title: str
+    link: str
+    summary: str
+    feed_name: str
+    published: datetime | None
+    matched: tuple[str, ...]
+    hits: tuple[Hit, ...] = field(default=())
+    created_at: datetime | None = None
