@@ -26,6 +26,7 @@ class FeedConfig:
     name: str
     interval: float  # seconds between polls
     enabled: bool = True
+    location: str = ""  # "monitor.toml:12", for error messages
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class TargetConfig:
     display: str  # the URL with secrets masked, safe for logs and output
     rules: tuple[str, ...] = ()  # empty: every rule
     min_severity: str = "low"
+    location: str = ""  # "monitor.toml:30", for error messages
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class FeedState:
     next_check: datetime | None = None
     disabled: bool = False
     entries_seen: int = 0
+    last_polled: datetime | None = None
+    removed: bool = False  # no longer in the configuration (kept for history)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,734 @@
+"""The monitor's memory: the only module with SQL (SQLite through sqlite-utils).
+
+The pipeline asks the store for a feed's state before fetching, hands it the parsed entries to find the
+unseen ones, records new entries with their matches and queues their alerts in one transaction, and saves the
+feed's new state afterwards. notify reads the queued deliveries and marks them delivered or failed. The layout
+is described for people using the sqlite3 shell in docs/database.md.
+
+Rules the code keeps:
+- Timestamps are stored as ISO-8601 UTC text, "2026-11-24T19:00:00Z" (whole seconds, so text order is time
+  order); the API takes and returns timezone-aware datetimes, and never reads the clock (`now` is passed in).
+- Every write runs in one transaction that takes SQLite's write lock up front (BEGIN IMMEDIATE): a deferred
+  transaction that reads and then writes fails at once with "database is locked" when another process wrote
+  in between, whatever the busy timeout; with the lock taken first, the 30 s busy timeout applies.
+- Any sqlite3 error becomes a StoreError naming the database file.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import textwrap
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from monitor.errors import StoreError
+from monitor.model import Alert, Entry, FeedConfig, FeedState, Hit, Match
+
+BUSY_TIMEOUT = 30.0
+"""Seconds a statement waits for another process's lock before failing with "database is locked"."""
+
+TEXT_CAP = 64 * 1024
+"""Entry summary and content are cut to this many bytes of UTF-8 before storing."""
+
+SHORT_TEXT_CAP = 4 * 1024
+"""Entry title and author, and stored error messages, are cut to this many bytes of UTF-8."""
+
+DELIVERY_STATUSES = ("pending", "delivered", "dead")
+
+_SQL_VARIABLES = 400  # values per IN (...) list, well under SQLite's limit on bound variables
+
+migrations = Migrations("monitor")
+"""The schema, one function per version; `Store.open` applies the pending ones. Never edit an applied one."""
+
+MIGRATION_NAMES: list[str] = []
+"""The names of the schema's migrations, in order; `schema_version` counts the applied ones."""
+
+
+def _migration(
+    name: str,
+) -> Callable[[Callable[[sqlite_utils.Database], None]], Callable[[sqlite_utils.Database], None]]:
+    MIGRATION_NAMES.append(name)
+    return migrations(name=name)
+
+
+@_migration("0001_initial_schema")
+def _initial_schema(db: sqlite_utils.Database) -> None:
+    statements = [
+        """
+        CREATE TABLE feeds (
+            id INTEGER PRIMARY KEY,
+            config_url TEXT NOT NULL UNIQUE,          -- the URL in monitor.toml: the feed's key
+            url TEXT NOT NULL,                        -- the URL fetched (differs after a permanent redirect)
+            name TEXT NOT NULL,
+            etag TEXT,
+            last_modified TEXT,
+            body_hash TEXT,
+            error_count INTEGER NOT NULL DEFAULT 0,   -- failed polls in a row
+            last_error TEXT,
+            last_error_at TEXT,
+            last_success TEXT,
+            last_polled TEXT,
+            next_check TEXT,
+            disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),   -- 1: stop polling (410 Gone)
+            removed INTEGER NOT NULL DEFAULT 0 CHECK (removed IN (0, 1)),     -- 1: no longer configured
+            created_at TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE entries (
+            id INTEGER PRIMARY KEY,
+            feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+            entry_id TEXT NOT NULL,                   -- the feed's guid, else link, else a content hash
+            link TEXT NOT NULL DEFAULT '',
+            title TEXT NOT NULL DEFAULT '',
+            summary TEXT NOT NULL DEFAULT '',
+            content TEXT NOT NULL DEFAULT '',
+            published TEXT,
+            author TEXT NOT NULL DEFAULT '',
+            first_seen TEXT NOT NULL,
+            UNIQUE (feed_id, entry_id)
+        )
+        """,
+        "CREATE INDEX entries_by_link ON entries (feed_id, link)",
+        """
+        CREATE TABLE matches (
+            id INTEGER PRIMARY KEY,
+            entry_row INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,   -- entries.id
+            rule TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            score REAL NOT NULL,
+            hits TEXT NOT NULL DEFAULT '[]',          -- JSON list of hits
+            UNIQUE (entry_row, rule)
+        )
+        """,
+        """
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            match_id INTEGER NOT NULL UNIQUE REFERENCES matches(id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY,
+            alert_id INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
+            target TEXT NOT NULL,                     -- a [[targets]] name from monitor.toml
+            status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'dead')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            last_attempt_at TEXT,
+            next_attempt TEXT NOT NULL,
+            delivered_at TEXT,
+            created_at TEXT NOT NULL,
+            UNIQUE (alert_id, target)
+        )
+        """,
+        "CREATE INDEX deliveries_due ON deliveries (status, next_attempt)",
+        """
+        CREATE VIEW alert_overview AS
+        SELECT alerts.id AS alert_id, alerts.created_at, feeds.name AS feed, matches.rule, matches.severity,
+               matches.score, entries.title, entries.link, entries.published
+        FROM alerts
+        JOIN matches ON matches.id = alerts.match_id
+        JOIN entries ON entries.id = matches.entry_row
+        JOIN feeds ON feeds.id = entries.feed_id
+        """,
+    ]
+    for statement in statements:
+        db.execute(textwrap.dedent(statement).strip())  # dedented, so `.schema` in the shell reads well
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """An entry to record, with the matches found in it."""
+
+    entry: Entry
+    matches: tuple[Match, ...]
+    alert: bool  # False: record without alerting (first-poll backfill / catch-up)
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    """What `Store.record_entries` wrote."""
+
+    entries: int  # entries actually inserted (already-seen ones skipped)
+    alerts: int  # alert rows created
+    deliveries: int  # delivery rows created
+
+
+@dataclass(frozen=True)
+class PendingDelivery:
+    """One alert waiting to be sent to one target."""
+
+    delivery_id: int
+    target: str
+    attempts: int  # failed attempts so far
+    alert: Alert
+
+
+class Store:
+    """The SQLite database of one monitor: feeds, entries, matches, alerts and their deliveries.
+
+    Open with `Store.open(path)`. The connection may be used from any thread, one thread at a time.
+    `db` is public for read-only queries (CLI, tests); all writes go through the methods.
+    """
+
+    def __init__(self, db: sqlite_utils.Database, path: Path) -> None:
+        self.db = db
+        self.path = path
+
+    # -- opening -----------------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | Path) -> Store:
+        """Open (creating if needed) the database at `path`: parent directories, WAL, schema migrations."""
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(
+                f"cannot create the database directory {str(path.parent)!r}: {error.strerror or error}",
+                location=str(path),
+                hint="choose a path in a writable directory",
+            ) from None
+        try:
+            conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT, check_same_thread=False)
+        except sqlite3.Error as error:
+            raise _open_error(path, error) from None
+        try:
+            db = sqlite_utils.Database(conn, execute_plugins=False)
+            db.execute("PRAGMA foreign_keys = ON")
+            # WAL lets other processes (the CLI, the sqlite3 shell) read while the daemon writes. It is
+            # persistent, but setting it on every open also repairs a file switched back by hand.
+            db.execute("PRAGMA journal_mode = WAL").fetchall()
+            store = cls(db, path)
+            with store._write():
+                unknown = store._unknown_migrations()
+                if unknown:
+                    raise StoreError(
+                        "the database was written by a newer monitor"
+                        f" (unknown migrations: {', '.join(unknown)})",
+                        location=str(path),
+                        hint="upgrade monitor, or point it at another database file",
+                    )
+                migrations.apply(db)
+        except StoreError:
+            conn.close()
+            raise
+        except sqlite3.Error as error:
+            conn.close()
+            raise _open_error(path, error) from None
+        return store
+
+    def close(self) -> None:
+        """Close the connection; the Store cannot be used afterwards."""
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        """How many of the schema's migrations have been applied (the latest migration's number)."""
+        with self._failures("read the schema version"):
+            return len(migrations.applied(self.db))
+
+    @property
+    def journal_mode(self) -> str:
+        """SQLite's journal mode for this file: "wal" unless the filesystem cannot do WAL."""
+        with self._failures("read the journal mode"):
+            return str(self.db.execute("PRAGMA journal_mode").fetchone()[0])
+
+    def _unknown_migrations(self) -> list[str]:
+        return [
+            applied.name for applied in migrations.applied(self.db) if applied.name not in MIGRATION_NAMES
+        ]
+
+    # -- feeds -------------------------------------------------------------------------------------------
+
+    def sync_feeds(self, feeds: Sequence[FeedConfig], now: datetime) -> list[FeedState]:
+        """Make the feeds table follow the configuration; return the configured feeds' states, in order.
+
+        New URLs are inserted, names updated, feeds no longer configured marked removed (kept for their
+        history), and a removed feed configured again is un-removed.
+        """
+        stamp = _stamp(now)
+        configured = {feed.url: feed for feed in feeds}  # a URL listed twice: the last one wins
+        with self._failures("update the feeds"), self._write():
+            existing = {row["config_url"]: row for row in self.db.query("SELECT id, config_url FROM feeds")}
+            for url, feed in configured.items():
+                if url in existing:
+                    self.db.execute(
+                        "UPDATE feeds SET name = ?, removed = 0 WHERE id = ?",
+                        [feed.name, existing[url]["id"]],
+                    )
+                else:
+                    self.db.execute(
+                        "INSERT INTO feeds (config_url, url, name, created_at) VALUES (?, ?, ?, ?)",
+                        [url, url, feed.name, stamp],
+                    )
+            for url, row in existing.items():
+                if url not in configured:
+                    self.db.execute("UPDATE feeds SET removed = 1 WHERE id = ?", [row["id"]])
+            states = {state.config_url: state for state in self._feed_states("WHERE feeds.removed = 0", [])}
+        return [states[url] for url in configured]
+
+    def feed_states(self, *, include_removed: bool = False) -> list[FeedState]:
+        """Every configured feed's state (and removed ones on request), in the order they were added."""
+        with self._failures("read the feeds"):
+            return self._feed_states("" if include_removed else "WHERE feeds.removed = 0", [])
+
+    def feed_state(self, config_url: str) -> FeedState:
+        """The state of the feed configured as `config_url` (removed or not); KeyError if never seen."""
+        with self._failures("read a feed"):
+            states = self._feed_states("WHERE feeds.config_url = ?", [config_url])
+        if not states:
+            raise KeyError(config_url)
+        return states[0]
+
+    def _feed_states(self, where: str, parameters: list[Any]) -> list[FeedState]:
+        rows = self.db.query(
+            f"""
+            SELECT feeds.*, (SELECT count(*) FROM entries WHERE entries.feed_id = feeds.id) AS entries_seen
+            FROM feeds {where} ORDER BY feeds.id
+            """,
+            parameters,
+        )
+        return [
+            FeedState(
+                feed_id=row["id"],
+                config_url=row["config_url"],
+                url=row["url"],
+                name=row["name"],
+                etag=row["etag"],
+                last_modified=row["last_modified"],
+                body_hash=row["body_hash"],
+                error_count=row["error_count"],
+                last_error=row["last_error"],
+                last_error_at=_parse_stamp(row["last_error_at"]),
+                last_success=_parse_stamp(row["last_success"]),
+                next_check=_parse_stamp(row["next_check"]),
+                disabled=bool(row["disabled"]),
+                entries_seen=row["entries_seen"],
+                last_polled=_parse_stamp(row["last_polled"]),
+                removed=bool(row["removed"]),
+            )
+            for row in rows
+        ]
+
+    def save_fetch_ok(
+        self,
+        feed_id: int,
+        *,
+        now: datetime,
+        url: str,
+        etag: str | None,
+        last_modified: str | None,
+        body_hash: str | None,
+        next_check: datetime,
+    ) -> None:
+        """Record a successful poll (200 or 304): validators, the URL to fetch next; the error streak ends."""
+        with self._failures("save a feed's state"), self._write():
+            self._update_feed(
+                feed_id,
+                """
+                UPDATE feeds SET url = ?, etag = ?, last_modified = ?, body_hash = ?, error_count = 0,
+                    last_success = ?, last_polled = ?, next_check = ?
+                WHERE id = ?
+                """,
+                [url, etag, last_modified, body_hash, _stamp(now), _stamp(now), _stamp(next_check), feed_id],
+            )
+
+    def save_fetch_error(
+        self, feed_id: int, *, now: datetime, error: str, next_check: datetime, disable: bool = False
+    ) -> None:
+        """Record a failed poll: one more error in the streak; `disable` stops polling (410 Gone)."""
+        with self._failures("save a feed's state"), self._write():
+            self._update_feed(
+                feed_id,
+                """
+                UPDATE feeds SET error_count = error_count + 1, last_error = ?, last_error_at = ?,
+                    last_polled = ?, next_check = ?, disabled = max(disabled, ?)
+                WHERE id = ?
+                """,
+                [
+                    _cap(error, SHORT_TEXT_CAP),
+                    _stamp(now),
+                    _stamp(now),
+                    _stamp(next_check),
+                    int(disable),
+                    feed_id,
+                ],
+            )
+
+    def enable_feed(self, feed_id: int) -> None:
+        """Poll a disabled feed again: clear `disabled`, the error streak and the next check time."""
+        with self._failures("enable a feed"), self._write():
+            self._update_feed(
+                feed_id,
+                "UPDATE feeds SET disabled = 0, error_count = 0, next_check = NULL WHERE id = ?",
+                [feed_id],
+            )
+
+    def _update_feed(self, feed_id: int, sql: str, parameters: list[Any]) -> None:
+        if self.db.execute(sql, parameters).rowcount == 0:
+            raise KeyError(feed_id)
+
+    # -- entries, matches, alerts, deliveries ----------------------------------------------------------
+
+    def unseen(self, feed_id: int, entries: Sequence[Entry]) -> list[Entry]:
+        """The entries never stored for this feed, in order, each id and link once (the first one wins).
+
+        An entry is seen if its entry_id or its non-empty link was stored for the feed, so a feed whose
+        guids change on every fetch while the links stay does not alert again.
+        """
+        with self._failures("read entries"):
+            seen_ids, seen_links = self._stored_keys(feed_id, entries)
+        return [entries[position] for position in _unseen_positions(entries, seen_ids, seen_links)]
+
+    def record_entries(
+        self,
+        feed_id: int,
+        new: Sequence[NewEntry],
+        *,
+        now: datetime,
+        route: Callable[[Match], Sequence[str]],
+    ) -> RecordResult:
+        """Store new entries with their matches and queue their alerts, all in ONE transaction.
+
+        Entries already seen (as in `unseen`) are skipped with their matches. For an entry with
+        `alert=True`, each match gets an alert row and, for each target name in `route(match)`, a pending
+        delivery due at `now`. If anything fails, route() included, nothing is written.
+        """
+        stamp = _stamp(now)
+        entries = alerts = deliveries = 0
+        with self._failures("record entries"), self._write():
+            batch = [item.entry for item in new]
+            seen_ids, seen_links = self._stored_keys(feed_id, batch)
+            for position in _unseen_positions(batch, seen_ids, seen_links):
+                item = new[position]
+                entry_row = self._insert_entry(feed_id, item.entry, stamp)
+                entries += 1
+                for match in item.matches:
+                    match_id = self._insert(
+                        "INSERT INTO matches (entry_row, rule, severity, score, hits) VALUES (?, ?, ?, ?, ?)",
+                        [entry_row, match.rule, match.severity, match.score, _hits_json(match.hits)],
+                    )
+                    if not item.alert:
+                        continue
+                    alert_id = self._insert(
+                        "INSERT INTO alerts (match_id, created_at) VALUES (?, ?)", [match_id, stamp]
+                    )
+                    alerts += 1
+                    for target in dict.fromkeys(route(match)):
+                        self._insert(
+                            """
+                            INSERT INTO deliveries
+                                (alert_id, target, status, attempts, next_attempt, created_at)
+                            VALUES (?, ?, 'pending', 0, ?, ?)
+                            """,
+                            [alert_id, target, stamp, stamp],
+                        )
+                        deliveries += 1
+        return RecordResult(entries=entries, alerts=alerts, deliveries=deliveries)
+
+    def _insert_entry(self, feed_id: int, entry: Entry, stamp: str) -> int:
+        return self._insert(
+            """
+            INSERT INTO entries
+                (feed_id, entry_id, link, title, summary, content, published, author, first_seen)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                feed_id,
+                _valid(entry.entry_id),
+                _valid(entry.link),
+                _cap(entry.title, SHORT_TEXT_CAP),
+                _cap(entry.summary, TEXT_CAP),
+                _cap(entry.content, TEXT_CAP),
+                _stamp(entry.published) if entry.published else None,
+                _cap(entry.author, SHORT_TEXT_CAP),
+                stamp,
+            ],
+        )
+
+    def _insert(self, sql: str, parameters: list[Any]) -> int:
+        row_id = self.db.execute(sql, parameters).lastrowid
+        assert row_id is not None
+        return row_id
+
+    def _stored_keys(self, feed_id: int, entries: Sequence[Entry]) -> tuple[set[str], set[str]]:
+        """Which of these entries' ids and links are already stored for the feed."""
+        seen_ids: set[str] = set()
+        seen_links: set[str] = set()
+        ids = list(dict.fromkeys(_valid(entry.entry_id) for entry in entries))
+        links = list(dict.fromkeys(_valid(entry.link) for entry in entries if entry.link))
+        for chunk in _chunks(ids, _SQL_VARIABLES):
+            marks = ", ".join("?" * len(chunk))
+            sql = f"SELECT entry_id FROM entries WHERE feed_id = ? AND entry_id IN ({marks})"
+            seen_ids.update(row[0] for row in self.db.execute(sql, [feed_id, *chunk]))
+        for chunk in _chunks(links, _SQL_VARIABLES):
+            marks = ", ".join("?" * len(chunk))
+            sql = f"SELECT link FROM entries WHERE feed_id = ? AND link IN ({marks})"
+            seen_links.update(row[0] for row in self.db.execute(sql, [feed_id, *chunk]))
+        return seen_ids, seen_links
+
+    def pending_deliveries(
+        self, now: datetime, *, target: str | None = None, limit: int = 500
+    ) -> list[PendingDelivery]:
+        """Deliveries due by `now` (status pending, next_attempt <= now), oldest first, with their alerts."""
+        where = "deliveries.status = 'pending' AND deliveries.next_attempt <= ?"
+        parameters: list[Any] = [_stamp(now)]
+        if target is not None:
+            where += " AND deliveries.target = ?"
+            parameters.append(target)
+        parameters.append(limit)
+        with self._failures("read pending deliveries"):
+            rows = list(
+                self.db.query(
+                    f"""
+                    SELECT deliveries.id AS delivery_id, deliveries.target, deliveries.attempts,
+                        {_ALERT_COLUMNS}
+                    FROM deliveries JOIN alerts ON alerts.id = deliveries.alert_id {_ALERT_JOINS}
+                    WHERE {where}
+                    ORDER BY deliveries.id
+                    LIMIT ?
+                    """,
+                    parameters,
+                )
+            )
+        return [
+            PendingDelivery(
+                delivery_id=row["delivery_id"],
+                target=row["target"],
+                attempts=row["attempts"],
+                alert=_alert(row),
+            )
+            for row in rows
+        ]
+
+    def mark_delivered(self, delivery_id: int, now: datetime) -> None:
+        """The delivery succeeded: status delivered (the attempt is counted)."""
+        with self._failures("mark a delivery"), self._write():
+            self._update_delivery(
+                delivery_id,
+                """
+                UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = ?,
+                    last_attempt_at = ?
+                WHERE id = ?
+                """,
+                [_stamp(now), _stamp(now), delivery_id],
+            )
+
+    def mark_failed(
+        self, delivery_id: int, now: datetime, error: str, next_attempt: datetime, *, dead: bool = False
+    ) -> None:
+        """The delivery failed: count the attempt, keep the error, retry at `next_attempt` (or give up)."""
+        with self._failures("mark a delivery"), self._write():
+            self._update_delivery(
+                delivery_id,
+                """
+                UPDATE deliveries SET attempts = attempts + 1, last_error = ?, last_attempt_at = ?,
+                    next_attempt = ?, status = ?
+                WHERE id = ?
+                """,
+                [
+                    _cap(error, SHORT_TEXT_CAP),
+                    _stamp(now),
+                    _stamp(next_attempt),
+                    "dead" if dead else "pending",
+                    delivery_id,
+                ],
+            )
+
+    def _update_delivery(self, delivery_id: int, sql: str, parameters: list[Any]) -> None:
+        if self.db.execute(sql, parameters).rowcount == 0:
+            raise KeyError(delivery_id)
+
+    def delivery_counts(self) -> dict[str, int]:
+        """How many deliveries are in each status: {"pending": n, "delivered": n, "dead": n}."""
+        counts = dict.fromkeys(DELIVERY_STATUSES, 0)
+        with self._failures("count deliveries"):
+            for status, count in self.db.execute("SELECT status, count(*) FROM deliveries GROUP BY status"):
+                counts[status] = count
+        return counts
+
+    def recent_alerts(self, *, limit: int = 50) -> list[Alert]:
+        """The latest alerts, newest first."""
+        with self._failures("read alerts"):
+            rows = list(
+                self.db.query(
+                    f"SELECT {_ALERT_COLUMNS} FROM alerts {_ALERT_JOINS} ORDER BY alerts.id DESC LIMIT ?",
+                    [limit],
+                )
+            )
+        return [_alert(row) for row in rows]
+
+    # -- transactions and errors ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """One write transaction; inside another, a savepoint (sqlite-utils' `atomic`)."""
+        if self.db.conn.in_transaction:
+            with self.db.atomic():
+                yield
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.rollback()
+            raise
+
+    @contextmanager
+    def _failures(self, action: str) -> Iterator[None]:
+        """Turn sqlite3 errors into a StoreError naming the database file."""
+        try:
+            yield
+        except sqlite3.Error as error:
+            raise StoreError(
+                f"cannot {action}: {error}", location=str(self.path), hint=_hint(error, self.path)
+            ) from error
+
+
+_ALERT_JOINS = """
+    JOIN matches ON matches.id = alerts.match_id
+    JOIN entries ON entries.id = matches.entry_row
+    JOIN feeds ON feeds.id = entries.feed_id
+"""
+_ALERT_COLUMNS = """
+    alerts.id AS alert_id, alerts.created_at AS alert_created_at, matches.rule, matches.severity,
+    matches.hits, entries.title, entries.link, entries.summary, entries.published, feeds.name AS feed_name
+"""
+
+
+def _alert(row: dict[str, Any]) -> Alert:
+    hits = _hits_from_json(row["hits"])
+    return Alert(
+        alert_id=row["alert_id"],
+        rule=row["rule"],
+        severity=row["severity"],
+        title=row["title"],
+        link=row["link"],
+        summary=row["summary"],
+        feed_name=row["feed_name"],
+        published=_parse_stamp(row["published"]),
+        matched=tuple(dict.fromkeys(hit.text for hit in hits)),
+        hits=hits,
+        created_at=_parse_stamp(row["alert_created_at"]),
+    )
+
+
+def _unseen_positions(entries: Iterable[Entry], seen_ids: set[str], seen_links: set[str]) -> list[int]:
+    """Positions of the entries whose id and link are in neither set; each id and link counts once."""
+    ids, links = set(seen_ids), set(seen_links)
+    positions = []
+    for position, entry in enumerate(entries):
+        entry_id, link = _valid(entry.entry_id), _valid(entry.link)
+        if entry_id in ids or (link and link in links):
+            continue
+        positions.append(position)
+        ids.add(entry_id)
+        if link:
+            links.add(link)
+    return positions
+
+
+def _hits_json(hits: Sequence[Hit]) -> str:
+    return json.dumps(
+        [
+            {
+                "term": hit.term,
+                "kind": hit.kind,
+                "alias": hit.alias,
+                "field": hit.field,
+                "start": hit.start,
+                "end": hit.end,
+                "text": hit.text,
+                "score": hit.score,
+            }
+            for hit in hits
+        ],
+        ensure_ascii=False,
+    )
+
+
+def _hits_from_json(text: str) -> tuple[Hit, ...]:
+    return tuple(
+        Hit(
+            term=item["term"],
+            kind=item["kind"],
+            alias=item["alias"],
+            field=item["field"],
+            start=int(item["start"]),
+            end=int(item["end"]),
+            text=item["text"],
+            score=float(item["score"]),
+        )
+        for item in json.loads(text)
+    )
+
+
+def _stamp(moment: datetime) -> str:
+    """A timezone-aware datetime as stored: UTC, whole seconds, "2026-11-24T19:00:00Z"."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"naive datetime {moment!r}: the store needs timezone-aware datetimes")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_stamp(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    moment = datetime.fromisoformat(text)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _valid(text: str) -> str:
+    """`text` with lone surrogates (from "&#xD800;" in a feed) replaced: SQLite takes only valid UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def _cap(text: str, limit: int) -> str:
+    """`text` made valid and cut to at most `limit` bytes of UTF-8, never inside a character."""
+    encoded = _valid(text).encode("utf-8")
+    if len(encoded) <= limit:
+        return encoded.decode("utf-8")
+    return encoded[:limit].decode("utf-8", "ignore")
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _open_error(path: Path, error: sqlite3.Error) -> StoreError:
+    return StoreError(f"cannot open the database: {error}", location=str(path), hint=_hint(error, path))
+
+
+def _hint(error: sqlite3.Error, path: Path) -> str | None:
+    message = str(error).lower()
+    if "locked" in message or "busy" in message:
+        return f"another process held the database for more than {BUSY_TIMEOUT:.0f} s"
+    if "not a database" in message or "malformed" in message:
+        return f"{path} is not a monitor database (or is damaged): move it aside"
+    if "full" in message:
+        return "the disk is full"
+    if any(word in message for word in ("unable to open", "readonly", "read-only", "permission", "i/o")):
+        return f"check that {path.parent} exists and that this user can write to it and to {path.name}"
+    return None
