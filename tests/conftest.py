@@ -1,0 +1,24 @@
+"""Shared pytest fixtures: real servers on 127.0.0.1 for the tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.feedserver import FeedServer
+from tests.smtpserver import SMTPServer
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    """A started FeedServer on 127.0.0.1 (port 0), closed after the test."""
+    with FeedServer() as server:
+        yield server
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SMTPServer]:
+    """A started SMTPServer (aiosmtpd) on 127.0.0.1 (port 0), stopped after the test."""
+    with SMTPServer() as server:
+        yield server

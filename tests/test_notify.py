@@ -1,0 +1,363 @@
+"""notify.py: delivery through apprise to a real SMTP server (aiosmtpd) and a real local HTTP endpoint."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from monitor.errors import ConfigError
+from monitor.model import Alert, Hit, TargetConfig
+from monitor.notify import CONSOLE_TARGET, Notifier, SendResult, check_target_url, mask_url
+from monitor.render import Message, render_alert
+from tests.smtpserver import SMTPServer
+
+SECRET = "Sup3rSecretPw"
+TOKEN = "tok3nDeadBeef42"
+
+ALERT = Alert(
+    alert_id=1,
+    rule="kataib-hezbollah",
+    severity="high",
+    title="Kata'ib Hizballah claims drone strike & raid",
+    link="https://news.example.org/a?id=1&src=rss",
+    summary="<p>The group, known as <b>KH</b>, said so.</p>",
+    feed_name="Example Wire",
+    published=datetime(2026, 11, 24, 19, 5, tzinfo=UTC),
+    matched=("Kata'ib Hizballah",),
+    hits=(Hit("kataib-hezbollah", "actor", "Kataeb Hezbollah", "title", 0, 17, "Kata'ib Hizballah", 87.0),),
+)
+MESSAGE = render_alert(ALERT)
+
+
+def target(name: str, url: str) -> TargetConfig:
+    return TargetConfig(name=name, url=url, display=mask_url(url))
+
+
+class _Hook(BaseHTTPRequestHandler):
+    """Records each POST; answers with the server's `status`."""
+
+    server: _HookServer
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.server.received.append({"path": self.path, "headers": dict(self.headers), "body": body})
+        self.send_response(self.server.status)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: no access log on stderr."""
+
+
+class _HookServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Hook)
+        self.received: list[dict[str, Any]] = []
+        self.status = 200
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+
+@pytest.fixture
+def hook_server() -> Iterator[_HookServer]:
+    """A tiny webhook endpoint on 127.0.0.1 that records request bodies."""
+    server = _HookServer()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A TCP port that accepts connections and never says a word (a hung SMTP server)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield int(listener.getsockname()[1])
+    stop.set()
+    thread.join(5)
+    for connection in accepted:
+        connection.close()
+    listener.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# --- email ----------------------------------------------------------------------------------------
+
+
+def test_email_arrives_with_html_and_plain_text_parts(smtp_server: SMTPServer) -> None:
+    """An email alert reaches a real SMTP server as multipart/alternative with the alert in both parts."""
+    notifier = Notifier([target("mail", smtp_server.url(to="desk@example.com"))])
+    assert notifier.send("mail", MESSAGE) == SendResult(ok=True)
+    [mail] = smtp_server.wait_for(1)
+    assert mail.rcpt_tos == ("desk@example.com",)
+    assert mail.message["Subject"] == MESSAGE.title
+    assert mail.message.get_content_type() == "multipart/alternative"
+    html, plain = mail.part("text/html"), mail.part("text/plain")
+    assert html is not None
+    assert plain is not None
+    assert "<mark>Kata&#x27;ib Hizballah</mark> claims drone strike &amp; raid" in html
+    assert 'href="https://news.example.org/a?id=1&amp;src=rss"' in html
+    for part in (html, plain):
+        assert "kataib-hezbollah" in part
+        assert "Kataeb Hezbollah (title, fuzzy 87)" in part
+    assert "Kata'ib Hizballah claims drone strike & raid" in plain
+    assert "https://news.example.org/a?id=1&src=rss" in plain
+    assert "<" not in plain.replace("<https://", "")  # no markup in the text part
+
+
+def test_email_with_format_text_gets_the_plain_text_body(smtp_server: SMTPServer) -> None:
+    """A mailto URL with ?format=text receives monitor's own plain text, not converted HTML."""
+    notifier = Notifier([target("mail", smtp_server.url(format="text"))])
+    assert notifier.send("mail", MESSAGE).ok
+    [mail] = smtp_server.wait_for(1)
+    assert mail.message.get_content_type() == "text/plain"
+    plain = mail.part("text/plain")
+    assert plain is not None
+    assert plain.splitlines() == MESSAGE.text.splitlines()
+
+
+def test_two_sends_to_one_target_are_not_throttled(smtp_server: SMTPServer) -> None:
+    """apprise's 5.5 s per-object throttle is off: two emails in a row take well under 2 s."""
+    notifier = Notifier([target("mail", smtp_server.url())])
+    started = time.monotonic()
+    assert notifier.send("mail", MESSAGE).ok
+    assert notifier.send("mail", MESSAGE).ok
+    assert time.monotonic() - started < 2.0
+    assert len(smtp_server.wait_for(2)) == 2
+
+
+def test_smtp_down_fails_quickly_with_a_masked_error() -> None:
+    """With nothing listening, send() returns ok=False within 5 s and the error holds no password."""
+    url = f"mailto://monitor:{SECRET}@127.0.0.1:{free_port()}?from=monitor@example.com&to=desk@example.com"
+    notifier = Notifier([target("mail", url)])
+    started = time.monotonic()
+    result = notifier.send("mail", MESSAGE)
+    assert time.monotonic() - started < 5.0
+    assert not result.ok
+    assert result.error
+    assert "Connection error" in result.error
+    assert SECRET not in result.error
+    assert "\n" not in result.error
+
+
+def test_smtp_down_then_up_on_the_same_port(smtp_server: SMTPServer) -> None:
+    """A send fails while the server is down and succeeds once it is back on the same port."""
+    notifier = Notifier([target("mail", smtp_server.url())])
+    port = smtp_server.port
+    smtp_server.stop()
+    assert not notifier.send("mail", MESSAGE).ok
+    smtp_server.start()
+    assert smtp_server.port == port
+    assert notifier.send("mail", MESSAGE).ok
+    assert len(smtp_server.wait_for(1)) == 1
+
+
+def test_hung_smtp_server_cannot_hang_send(silent_server: int) -> None:
+    """A server that accepts and never answers makes send() give up after the Notifier's timeout."""
+    url = f"mailto://127.0.0.1:{silent_server}?from=monitor@example.com&to=desk@example.com"
+    notifier = Notifier([target("mail", url)], timeout=1.0)
+    started = time.monotonic()
+    result = notifier.send("mail", MESSAGE)
+    assert time.monotonic() - started < 3.0
+    assert not result.ok
+    assert result.error
+    assert result.error.startswith("timed out")
+
+
+def test_failure_reason_survives_a_silenced_apprise_logger() -> None:
+    """With the apprise logger at CRITICAL (as the daemon sets it), errors still say why; the level stays."""
+    apprise_logger = logging.getLogger("apprise")
+    saved = apprise_logger.level, apprise_logger.propagate
+    apprise_logger.setLevel(logging.CRITICAL)
+    try:
+        url = f"mailto://127.0.0.1:{free_port()}?from=monitor@example.com&to=desk@example.com"
+        result = Notifier([target("mail", url)]).send("mail", MESSAGE)
+        assert result.error
+        assert "Connection error" in result.error
+        assert (apprise_logger.level, apprise_logger.propagate) == (logging.CRITICAL, saved[1])
+    finally:
+        apprise_logger.setLevel(saved[0])
+
+
+# --- json webhook, Slack, console -----------------------------------------------------------------
+
+
+def test_json_target_posts_title_and_text(hook_server: _HookServer) -> None:
+    """A json:// target POSTs the title and the plain-text body to a real local endpoint."""
+    notifier = Notifier([target("hook", f"json://127.0.0.1:{hook_server.port}/hook")])
+    assert notifier.send("hook", MESSAGE).ok
+    [request] = hook_server.received
+    payload = json.loads(request["body"])
+    assert request["path"] == "/hook"
+    assert payload["title"] == MESSAGE.title
+    assert payload["message"] == MESSAGE.text.rstrip("\n")  # apprise trims the trailing newline
+
+
+def test_json_target_http_500_is_a_masked_failure(hook_server: _HookServer) -> None:
+    """An HTTP 500 answer is ok=False; the error names the status and not the Authorization header."""
+    hook_server.status = 500
+    url = f"json://127.0.0.1:{hook_server.port}/hook?+Authorization=Bearer%20{TOKEN}"
+    result = Notifier([target("hook", url)]).send("hook", MESSAGE)
+    assert not result.ok
+    assert result.error
+    assert "500" in result.error
+    assert TOKEN not in result.error
+    assert hook_server.received[0]["headers"]["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_slack_receives_the_markdown_unchanged() -> None:
+    """The Slack plugin sends Message.markdown as it is (Block Kit, no second escaping by apprise)."""
+    # Slack's endpoint is fixed on the internet, so the payload is captured at the plugin's HTTP call.
+    notifier = Notifier([target("slack", f"slack://T1234ABCD/B5678EFGH/{TOKEN}abcdefgh")])
+    plugin = notifier._targets["slack"].plugin
+    payloads: list[dict[str, Any]] = []
+
+    def capture(url: str, payload: dict[str, Any], *args: Any, **kwargs: Any) -> bool:
+        payloads.append(payload)
+        return True
+
+    plugin._send = capture
+    markdown = "*a &amp; b* <https://x.org/?a=1&amp;b=2|x &lt; y>"
+    message = Message(title="t", text="t", html="t", markdown=markdown)
+    notifier.send("slack", message)
+    [payload] = payloads
+    sections = [block for block in payload["attachments"][0]["blocks"] if block["type"] == "section"]
+    assert sections == [{"type": "section", "text": {"type": "mrkdwn", "text": message.markdown}}]
+
+
+def test_console_target_prints_the_text_form() -> None:
+    """With no targets, the built-in console target prints the text form and succeeds."""
+    out = io.StringIO()
+    notifier = Notifier([], console=out)
+    assert notifier.target_names == (CONSOLE_TARGET,)
+    assert notifier.send(CONSOLE_TARGET, MESSAGE) == SendResult(ok=True)
+    assert out.getvalue() == MESSAGE.text + "\n"
+
+
+def test_unknown_target_is_a_failure_not_an_exception() -> None:
+    """Sending to a name that is not configured returns ok=False."""
+    result = Notifier([], console=io.StringIO()).send("pager", MESSAGE)
+    assert result == SendResult(ok=False, error="unknown target 'pager'")
+
+
+def test_target_names_keep_configuration_order(hook_server: _HookServer) -> None:
+    """target_names lists the configured targets in order (no console when targets exist)."""
+    url = f"json://127.0.0.1:{hook_server.port}/"
+    notifier = Notifier([target("b", url), target("a", url)])
+    assert notifier.target_names == ("b", "a")
+
+
+def test_unloadable_target_is_a_config_error_without_secret() -> None:
+    """A target URL apprise cannot load stops the Notifier with a ConfigError that hides the password."""
+    url = f"mailto://user:{SECRET}@127.0.0.1:25?from=not-an-address&to=b@example.com"
+    with pytest.raises(ConfigError) as raised:
+        Notifier([target("mail", url)])
+    assert "'mail'" in str(raised.value)
+    assert SECRET not in str(raised.value)
+
+
+def test_duplicate_target_names_are_a_config_error(hook_server: _HookServer) -> None:
+    """Two targets with one name are refused."""
+    url = f"json://127.0.0.1:{hook_server.port}/"
+    with pytest.raises(ConfigError, match="twice"):
+        Notifier([target("hook", url), target("hook", url)])
+
+
+# --- mask_url and check_target_url ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "secrets", "kept"),
+    [
+        (
+            f"mailto://user:{SECRET}@mail.example.com?from=a@example.com&to=b@example.com",
+            [SECRET],
+            "mail.example",
+        ),
+        (f"mailtos://user:{SECRET}@smtp.example.com:587?to=b@example.com", [SECRET], "smtp.example.com"),
+        (f"slack://T1234ABCD/B5678EFGH/{TOKEN}/#alerts", ["T1234ABCD", "B5678EFGH", TOKEN], "slack://"),
+        (f"https://hooks.slack.com/services/T1234ABCD/B5678EFGH/{TOKEN}", ["T1234ABCD", TOKEN], "slack://"),
+        (f"json://127.0.0.1:8089/hook?+Authorization=Bearer%20{TOKEN}", [TOKEN], "127.0.0.1:8089"),
+        (f"jsons://user:{SECRET}@example.com/hooks/{TOKEN}?-apikey={TOKEN}", [SECRET, TOKEN], "example.com"),
+        (f"nosuchscheme://user:{SECRET}@host.example/{TOKEN}?token={TOKEN}", [SECRET, TOKEN], "host.example"),
+    ],
+)
+def test_mask_url_hides_passwords_tokens_and_webhook_paths(url: str, secrets: list[str], kept: str) -> None:
+    """mask_url hides every secret part of a target URL and keeps enough to recognise it."""
+    masked = mask_url(url)
+    for secret in secrets:
+        assert secret not in masked
+    assert kept in masked
+
+
+@pytest.mark.parametrize(
+    "url", ["", "junk", "http://[::1", "mailto://", "\x00\x01", "a" * 5000, "://x", "json://"]
+)
+def test_mask_url_never_raises(url: str) -> None:
+    """mask_url returns a string for any input, however broken."""
+    assert isinstance(mask_url(url), str)
+
+
+def test_check_target_url_accepts_loadable_urls() -> None:
+    """URLs apprise can load pass the check."""
+    for url in (
+        "mailto://127.0.0.1:2525?from=monitor@example.com&to=desk@example.com",
+        "slack://T1234ABCD/B5678EFGH/abcdefghijklmnop",
+        "json://127.0.0.1:8089/hook",
+    ):
+        assert check_target_url(url) is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "",
+        "junk",
+        "https://example.org/not-a-service",
+        f"nosuchscheme://user:{SECRET}@host",
+        f"mailto://user:{SECRET}@127.0.0.1:25?from=not-an-address",
+    ],
+)
+def test_check_target_url_rejects_junk_with_a_one_line_reason(url: str) -> None:
+    """Unloadable URLs get a one-line reason that does not repeat the password."""
+    reason = check_target_url(url)
+    assert reason
+    assert "\n" not in reason
+    assert SECRET not in reason
