@@ -1,0 +1,424 @@
+"""The `monitor` command line (click): the one place that turns errors into messages and exit codes.
+
+Commands stay thin: they load settings, call the service, pipeline or store, and print tables for people or
+JSON lines for scripts. Exit codes (also in `monitor --help` and docs/cli.md):
+0 success; 1 a run or source failed; 2 bad configuration, rules or usage; 3 database error;
+4 `rules test` examples failed; 70 internal error (a bug: please report it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from monitor import __version__, log
+from monitor.errors import EXIT_RULE_EXAMPLES, ConfigError, MonitorError, SourceError
+from monitor.model import FeedState, Match
+
+EXIT_INTERNAL = 70
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Context:
+    """What the top-level options set for every command."""
+
+    def __init__(self, config: Path | None, verbose: int, quiet: bool) -> None:
+        self.config = config
+        self.verbose = verbose
+        self.quiet = quiet
+
+    def settings(self, *, required: bool = True) -> Any:
+        """The validated settings; without a config file and not `required`, the built-in defaults."""
+        from monitor.config import find_config, load_settings
+
+        try:
+            path = find_config(self.config)
+        except ConfigError:
+            if required or self.config is not None:
+                raise
+            return None
+        return load_settings(path)
+
+
+def _log_level(verbose: int, quiet: bool) -> int:
+    if quiet:
+        return logging.ERROR
+    return logging.DEBUG if verbose > 1 else logging.INFO if verbose == 1 else logging.WARNING
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="Exit codes: 0 ok, 1 run or source failed, 2 bad configuration/rules/usage, 3 database error, "
+    "4 rule examples failed, 70 internal error. Docs: README.md and docs/.",
+)
+@click.option(
+    "--config",
+    "-c",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Configuration file (default: ./monitor.toml, then $MONITOR_CONFIG, then /etc/monitor/monitor.toml).",
+)
+@click.option("--verbose", "-v", count=True, help="More log lines on stderr (-vv for debug).")
+@click.option("--quiet", "-q", is_flag=True, help="Only errors on stderr.")
+@click.version_option(__version__, prog_name="monitor")
+@click.pass_context
+def cli(ctx: click.Context, config: Path | None, verbose: int, quiet: bool) -> None:
+    """monitor: watch news feeds for the actors and themes in your rules; alert once per item."""
+    ctx.obj = Context(config, verbose, quiet)
+
+
+def _run_command(ctx: click.Context) -> Context:
+    obj = ctx.find_object(Context)
+    assert obj is not None
+    return obj
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Poll every feed once, deliver queued alerts, exit.")
+@click.option("--force", is_flag=True, help="With --once: also poll feeds that are backing off after errors.")
+@click.option("--json", "as_json", is_flag=True, help="With --once: print one JSON line per feed polled.")
+@click.pass_context
+def run(ctx: click.Context, once: bool, force: bool, as_json: bool) -> None:
+    """Run the daemon (or a single poll with --once).
+
+    Alerts go to the configured [[targets]]; with none, they are printed here. Everything seen is stored in
+    the database, so an item is never alerted twice. Exit 0 unless nothing could run (e.g. bad configuration).
+    """
+    obj = _run_command(ctx)
+    log.setup(_log_level(obj.verbose + (0 if once else 1), obj.quiet))
+    settings = obj.settings()
+    if not once:
+        from monitor.config import find_config
+        from monitor.service import Daemon
+
+        daemon = Daemon(find_config(obj.config), settings)
+        sys.exit(asyncio.run(daemon.run()))
+
+    from monitor.service import run_once
+
+    with _progress(len([feed for feed in settings.feeds if feed.enabled]), "Polling feeds", obj.quiet) as step:
+        report = asyncio.run(run_once(settings, force=force, on_done=lambda _outcome: step()))
+    if as_json:
+        for outcome in report.outcomes:
+            click.echo(json.dumps(outcome.__dict__, ensure_ascii=False))
+    failed = [outcome for outcome in report.outcomes if outcome.status == "error"]
+    for outcome in failed:
+        click.echo(f"monitor: {outcome.error}", err=True)
+    if not obj.quiet:
+        counts = dict.fromkeys(("ok", "not_modified", "unchanged", "skipped", "disabled", "error"), 0)
+        for outcome in report.outcomes:
+            counts[outcome.status] = counts.get(outcome.status, 0) + 1
+        new = sum(outcome.new_entries for outcome in report.outcomes)
+        alerts = sum(outcome.alerts for outcome in report.outcomes)
+        click.echo(
+            f"monitor: polled {len(report.outcomes)} feeds: {counts['ok']} new content, "
+            f"{counts['not_modified'] + counts['unchanged']} unchanged, {counts['error']} failed, "
+            f"{counts['skipped'] + counts['disabled']} skipped; {new} new entries, {alerts} alerts; "
+            f"delivered {report.delivery.sent}, {report.delivery.failed} to retry, {report.delivery.dead} dead",
+            err=True,
+        )
+
+
+@contextmanager
+def _progress(total: int, label: str, quiet: bool) -> Iterator[Callable[[], None]]:
+    """A progress bar on stderr when it is a terminal; silent when piped or quiet."""
+    if quiet or total < 2 or not sys.stderr.isatty():
+        yield lambda: None
+        return
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        yield lambda: bar.update(1)
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--rules", "rules_dir", type=click.Path(path_type=Path, file_okay=False), help="Rules directory.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per matching entry, explained.")
+@click.option("--all", "show_all", is_flag=True, help="List entries that matched nothing too.")
+@click.pass_context
+def match(ctx: click.Context, sources: tuple[str, ...], rules_dir: Path | None, as_json: bool, show_all: bool) -> None:
+    """Dry run: match feed files or URLs against the rules. Stores and sends nothing.
+
+    SOURCE is a feed file path, or an http(s) URL fetched once. Exit 1 if a source could not be read.
+    """
+    obj = _run_command(ctx)
+    log.setup(_log_level(obj.verbose, obj.quiet))
+    from monitor.fetch import FetchSettings
+    from monitor.match import Matcher
+    from monitor.rules import load_rules, shipped_rules_dir
+
+    settings = obj.settings(required=False)
+    directory = rules_dir or (settings.rules_dir if settings else shipped_rules_dir())
+    matcher = Matcher(load_rules(directory))
+    fetch_settings = settings.fetch if settings else FetchSettings()
+    failures = 0
+    rows: list[list[str]] = []
+    for source in sources:
+        try:
+            entries = _read_source(source, fetch_settings)
+        except MonitorError as error:
+            click.echo(f"monitor: error: {error.one_line()}", err=True)
+            failures += 1
+            continue
+        for entry in entries:
+            found = matcher.match(entry)
+            if not found and not show_all:
+                continue
+            if as_json:
+                click.echo(json.dumps(_match_json(source, entry, found), ensure_ascii=False))
+            else:
+                rows.append(
+                    [
+                        ", ".join(f"{m.rule}({m.score:.0f})" for m in found) or "-",
+                        "; ".join(dict.fromkeys(t for m in found for t in m.matched)) or "-",
+                        _clip(entry.title, 70),
+                    ]
+                )
+    if not as_json:
+        if rows:
+            click.echo(format_table(["RULES", "MATCHED", "TITLE"], rows))
+        elif not obj.quiet:
+            click.echo("no entry matched", err=True)
+    if failures:
+        sys.exit(1)
+
+
+def _read_source(source: str, fetch_settings: Any) -> list[Any]:
+    from monitor.parse import parse_feed
+
+    if source.startswith(("http://", "https://")):
+        from monitor.fetch import Fetcher
+
+        async def fetch() -> Any:
+            fetcher = Fetcher(fetch_settings)
+            try:
+                return await fetcher.fetch(source, name=source)
+            finally:
+                await fetcher.aclose()
+
+        result = asyncio.run(fetch())
+        body, url, headers = result.body, result.url, result.headers
+    else:
+        path = Path(source)
+        try:
+            body = path.read_bytes()
+        except FileNotFoundError:
+            raise SourceError("file not found", location=source) from None
+        except OSError as error:
+            raise SourceError(f"cannot read: {error.strerror}", location=source) from None
+        url, headers = path.resolve().as_uri(), {}
+    parsed = parse_feed(body, url=url, headers=headers)
+    if not parsed.is_feed:
+        raise SourceError("not an RSS or Atom feed", location=source)
+    return list(parsed.entries)
+
+
+def _match_json(source: str, entry: Any, found: Sequence[Match]) -> dict[str, Any]:
+    return {
+        "source": source,
+        "id": entry.entry_id,
+        "link": entry.link,
+        "title": entry.title,
+        "published": entry.published.isoformat() if entry.published else None,
+        "matches": [
+            {
+                "rule": m.rule,
+                "severity": m.severity,
+                "score": round(m.score, 1),
+                "matched": m.matched,
+                "hits": [
+                    {
+                        "term": h.term,
+                        "kind": h.kind,
+                        "alias": h.alias,
+                        "field": h.field,
+                        "start": h.start,
+                        "end": h.end,
+                        "text": h.text,
+                        "score": round(h.score, 1),
+                    }
+                    for h in m.hits
+                ],
+            }
+            for m in found
+        ],
+    }
+
+
+@cli.group()
+def rules() -> None:
+    """Check and test watch rule files."""
+
+
+def _rules_dir(ctx: click.Context, directory: Path | None) -> Path:
+    if directory is not None:
+        return directory
+    from monitor.rules import shipped_rules_dir
+
+    settings = _run_command(ctx).settings(required=False)
+    return settings.rules_dir if settings else shipped_rules_dir()
+
+
+@rules.command("check")
+@click.argument("directory", required=False, type=click.Path(path_type=Path, file_okay=False))
+@click.pass_context
+def rules_check(ctx: click.Context, directory: Path | None) -> None:
+    """Validate the rule files in DIRECTORY (default: the configured or shipped rules). Exit 2 on errors."""
+    from monitor.rules import check_rules, load_rules
+
+    directory = _rules_dir(ctx, directory)
+    errors = check_rules(directory)
+    for error in errors:
+        click.echo(f"monitor: error: {error.one_line()}", err=True)
+    if errors:
+        sys.exit(2)
+    ruleset = load_rules(directory)
+    click.echo(f"{directory}: {len(ruleset.rules)} rules, {len(ruleset.terms)} terms in {len(ruleset.files)} files: ok")
+
+
+@rules.command("test")
+@click.argument("directory", required=False, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per example.")
+@click.pass_context
+def rules_test(ctx: click.Context, directory: Path | None, as_json: bool) -> None:
+    """Run every rule's must-match / must-not-match examples. Exit 4 if any fails."""
+    from monitor.match import Matcher
+    from monitor.rules import load_rules, run_examples
+
+    ruleset = load_rules(_rules_dir(ctx, directory))
+    results = run_examples(ruleset, Matcher(ruleset))
+    failed = [result for result in results if result.matched != result.should_match]
+    if as_json:
+        for result in results:
+            click.echo(json.dumps({**result.__dict__, "ok": result.matched == result.should_match}, ensure_ascii=False))
+    else:
+        for result in failed:
+            expected = "should match" if result.should_match else "should not match"
+            click.echo(f"FAIL {result.location} rule {result.rule!r} {expected}: {result.text}")
+        click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    if failed:
+        sys.exit(EXIT_RULE_EXAMPLES)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per feed.")
+@click.pass_context
+def feeds(ctx: click.Context, as_json: bool) -> None:
+    """The feeds, problem feeds first: last success, last error, entries seen, next check."""
+    from monitor.store import Store
+
+    settings = _run_command(ctx).settings()
+    store = Store.open(settings.database)
+    try:
+        store.sync_feeds(settings.feeds, datetime.now(UTC))
+        states = sorted(store.feed_states(), key=lambda s: (not s.disabled, s.error_count == 0, s.name.lower()))
+    finally:
+        store.close()
+    if as_json:
+        for state in states:
+            click.echo(json.dumps(_feed_json(state), ensure_ascii=False))
+        return
+    rows = [
+        [
+            _clip(state.name, 28),
+            "disabled" if state.disabled else f"failing x{state.error_count}" if state.error_count else "ok",
+            _when(state.last_success),
+            _clip(state.last_error or "-", 40) if state.error_count or state.disabled else "-",
+            str(state.entries_seen),
+            "-" if state.disabled else _when(state.next_check),
+        ]
+        for state in states
+    ]
+    click.echo(format_table(["FEED", "STATUS", "LAST SUCCESS", "LAST ERROR", "ENTRIES", "NEXT CHECK"], rows))
+
+
+def _feed_json(state: FeedState) -> dict[str, Any]:
+    data = dict(state.__dict__)
+    for key, value in data.items():
+        if isinstance(value, datetime):
+            data[key] = value.isoformat()
+    return data
+
+
+@cli.command()
+@click.argument("document", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("rules"),
+    show_default=True,
+    help="Directory for the draft rule file.",
+)
+@click.option("--name", help="Base name of the draft file (default: the document's name).")
+def seed(document: Path, out: Path, name: str | None) -> None:
+    """Draft watch rules from a document: the organisations, people and places it names, and its themes.
+
+    Writes NAME.draft.toml for review; never overwrites an existing (reviewed) rule file.
+    """
+    from monitor.seed import render_draft_toml, seed_document, write_draft
+
+    try:
+        text = document.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SourceError("file not found", location=str(document)) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SourceError(f"cannot read as UTF-8 text: {error}", location=str(document)) from None
+    draft = seed_document(text, source_name=document.name)
+    written = write_draft(render_draft_toml(draft), out, name or document.stem)
+    click.echo(f"wrote {written}: review it, then rename it to .toml to use it")
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned columns separated by two spaces, for people (scripts use --json)."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)]
+    lines = [
+        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip()
+        for row in [headers, *rows]
+    ]
+    return "\n".join(lines)
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: run the CLI and turn every monitor error into one line on stderr and its exit code."""
+    try:
+        code = cli.main(args=list(argv) if argv is not None else None, prog_name="monitor", standalone_mode=False)
+        if isinstance(code, int):
+            sys.exit(code)
+    except click.exceptions.Abort:
+        click.echo("monitor: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(2 if isinstance(error, click.UsageError) else error.exit_code)
+    except MonitorError as error:
+        click.echo(f"monitor: error: {error.one_line()}", err=True)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as error:
+        if "-vv" in (argv or sys.argv):
+            raise
+        click.echo(
+            f"monitor: internal error: {type(error).__name__}: {error} (hint: rerun with -vv for a traceback "
+            "and report it)",
+            err=True,
+        )
+        sys.exit(EXIT_INTERNAL)

@@ -1,0 +1,382 @@
+"""monitor.toml -> validated `Settings`, once, with errors that name the file, line and key.
+
+The first stage of every command: find the configuration file, read it, check every key and turn durations,
+sizes and relative paths into values the rest of the pipeline uses as they are. Reads one file; no other I/O.
+See docs/configuration.md for every key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from monitor.errors import ConfigError
+from monitor.fetch import FetchSettings
+from monitor.model import SEVERITIES, FeedConfig, TargetConfig
+from monitor.tomlfile import load_toml, location
+
+DEFAULT_SEARCH = ("./monitor.toml", "$MONITOR_CONFIG", "/etc/monitor/monitor.toml")
+"""Where the configuration is looked for when --config is not given, in this order."""
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2, "gb": 1000**3, "gib": 1024**3}
+_ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+_TOP_KEYS = {
+    "database",
+    "rules",
+    "backfill",
+    "interval",
+    "jitter",
+    "concurrency",
+    "per_host",
+    "timezone",
+    "retry",
+    "fetch",
+    "feeds",
+    "targets",
+}
+_FETCH_KEYS = {"connect_timeout", "read_timeout", "deadline", "max_size", "max_redirects", "user_agent"}
+_RETRY_KEYS = {"first", "max", "max_attempts", "max_age"}
+_FEED_KEYS = {"url", "name", "interval", "enabled"}
+_TARGET_KEYS = {"url", "name", "rules", "min_severity"}
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    """Delivery retry policy: exponential back-off from `first` to `max`, dead after attempts or age."""
+
+    first: float = 60.0
+    max: float = 3600.0
+    max_attempts: int = 20
+    max_age: float = 3 * 86400.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a command needs from the configuration, validated."""
+
+    path: Path | None  # the configuration file, None for built-in defaults
+    database: Path
+    rules_dir: Path
+    backfill: float  # seconds
+    interval: float  # default poll interval, seconds
+    jitter: float  # seconds of random delay added to each scheduled poll
+    concurrency: int  # feeds fetched at once
+    per_host: int  # feeds of one host fetched at once
+    timezone: str
+    fetch: FetchSettings
+    retry: RetrySettings
+    feeds: tuple[FeedConfig, ...]
+    targets: tuple[TargetConfig, ...]
+    notes: tuple[str, ...] = field(default=())  # non-fatal remarks for the operator
+
+    @property
+    def tzinfo(self) -> ZoneInfo:
+        """The time zone alerts are rendered in."""
+        return ZoneInfo(self.timezone)
+
+
+def find_config(explicit: str | Path | None, env: Mapping[str, str] | None = None) -> Path:
+    """The configuration file to use: --config, else ./monitor.toml, $MONITOR_CONFIG, /etc/monitor/monitor.toml."""
+    if explicit is not None:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError("configuration file not found", location=str(path))
+        return path
+    env = os.environ if env is None else env
+    candidates = [Path("monitor.toml")]
+    if env.get("MONITOR_CONFIG"):
+        candidates.append(Path(env["MONITOR_CONFIG"]))
+    candidates.append(Path("/etc/monitor/monitor.toml"))
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(
+        "no configuration found (looked at ./monitor.toml, $MONITOR_CONFIG, /etc/monitor/monitor.toml)",
+        hint="pass --config FILE, or run from the directory holding monitor.toml",
+    )
+
+
+def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the configuration at `path`; raise ConfigError naming file, line and key."""
+    env = os.environ if env is None else env
+    document, text = load_toml(path, ConfigError)
+    reader = _Reader(path, text)
+    reader.unknown_keys(document, _TOP_KEYS, None)
+    base = path.resolve().parent
+
+    interval = reader.duration(document, "interval", None, default=600.0, minimum=10.0)
+    fetch_table = reader.table(document, "fetch")
+    reader.unknown_keys(fetch_table, _FETCH_KEYS, "fetch")
+    defaults = FetchSettings()
+    fetch = FetchSettings(
+        timeout_connect=reader.duration(fetch_table, "connect_timeout", "fetch", defaults.timeout_connect, 0.1),
+        timeout_read=reader.duration(fetch_table, "read_timeout", "fetch", defaults.timeout_read, 0.1),
+        deadline=reader.duration(fetch_table, "deadline", "fetch", defaults.deadline, 0.1),
+        max_bytes=reader.size(fetch_table, "max_size", "fetch", defaults.max_bytes),
+        max_redirects=reader.integer(fetch_table, "max_redirects", "fetch", defaults.max_redirects, 0),
+        user_agent=reader.string(fetch_table, "user_agent", "fetch", defaults.user_agent),
+    )
+    retry_table = reader.table(document, "retry")
+    reader.unknown_keys(retry_table, _RETRY_KEYS, "retry")
+    retry_defaults = RetrySettings()
+    retry = RetrySettings(
+        first=reader.duration(retry_table, "first", "retry", retry_defaults.first, 1.0),
+        max=reader.duration(retry_table, "max", "retry", retry_defaults.max, 1.0),
+        max_attempts=reader.integer(retry_table, "max_attempts", "retry", retry_defaults.max_attempts, 1),
+        max_age=reader.duration(retry_table, "max_age", "retry", retry_defaults.max_age, 60.0),
+    )
+    timezone = reader.string(document, "timezone", None, "UTC")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"timezone: unknown time zone {timezone!r}",
+            location=location(path, text, None, "timezone"),
+            hint='use an IANA name such as "UTC" or "Europe/London"',
+        ) from None
+
+    rules_value = reader.string(document, "rules", None, "")
+    if rules_value:
+        rules_dir = _resolve(base, rules_value)
+    else:
+        from monitor.rules import shipped_rules_dir
+
+        rules_dir = shipped_rules_dir()
+
+    return Settings(
+        path=path,
+        database=_resolve(base, reader.string(document, "database", None, "state/monitor.db")),
+        rules_dir=rules_dir,
+        backfill=reader.duration(document, "backfill", None, default=86400.0, minimum=0.0),
+        interval=interval,
+        jitter=reader.duration(document, "jitter", None, default=min(60.0, interval / 10), minimum=0.0),
+        concurrency=reader.integer(document, "concurrency", None, 16, 1),
+        per_host=reader.integer(document, "per_host", None, 4, 1),
+        timezone=timezone,
+        fetch=fetch,
+        retry=retry,
+        feeds=_feeds(reader, document, interval),
+        targets=_targets(reader, document, env),
+    )
+
+
+def _resolve(base: Path, value: str) -> Path:
+    """A path from the configuration: ~ expanded, relative paths taken from the config file's directory."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def _feeds(reader: _Reader, document: dict[str, Any], interval: float) -> tuple[FeedConfig, ...]:
+    feeds: list[FeedConfig] = []
+    seen: dict[str, str] = {}
+    for index, table in enumerate(reader.array_of_tables(document, "feeds")):
+        reader.unknown_keys(table, _FEED_KEYS, "feeds", index)
+        url = reader.required_string(table, "url", "feeds", index)
+        where = reader.where("feeds", "url", index)
+        scheme = urlsplit(url).scheme
+        if scheme not in ("http", "https") or not urlsplit(url).netloc:
+            raise ConfigError(f"feeds.url: not an http(s) URL: {url!r}", location=where)
+        if url in seen:
+            raise ConfigError(f"feeds.url: {url} is listed twice (first at {seen[url]})", location=where)
+        seen[url] = where
+        feeds.append(
+            FeedConfig(
+                url=url,
+                name=reader.string(table, "name", "feeds", urlsplit(url).netloc, index),
+                interval=reader.duration(table, "interval", "feeds", interval, 10.0, index),
+                enabled=reader.boolean(table, "enabled", "feeds", True, index),
+                location=where,
+            )
+        )
+    return tuple(feeds)
+
+
+def _targets(reader: _Reader, document: dict[str, Any], env: Mapping[str, str]) -> tuple[TargetConfig, ...]:
+    from monitor.notify import CONSOLE_TARGET, mask_url
+
+    targets: list[TargetConfig] = []
+    names: set[str] = set()
+    for index, table in enumerate(reader.array_of_tables(document, "targets")):
+        reader.unknown_keys(table, _TARGET_KEYS, "targets", index)
+        raw_url = reader.required_string(table, "url", "targets", index)
+        where = reader.where("targets", "url", index)
+        url = expand_env(raw_url, env, where)
+        scheme = url.split("://", 1)[0] if "://" in url else ""
+        name = reader.string(table, "name", "targets", scheme or f"target{index + 1}", index)
+        if name in names or name == CONSOLE_TARGET:
+            raise ConfigError(
+                f"targets.name: {name!r} is used twice or reserved",
+                location=reader.where("targets", "name", index) if "name" in table else where,
+                hint="give each target a distinct name = ...",
+            )
+        names.add(name)
+        rules = reader.string_list(table, "rules", "targets", index)
+        min_severity = reader.string(table, "min_severity", "targets", "low", index)
+        if min_severity not in SEVERITIES:
+            raise ConfigError(
+                f"targets.min_severity: {min_severity!r} is not one of {', '.join(SEVERITIES)}",
+                location=reader.where("targets", "min_severity", index),
+            )
+        targets.append(
+            TargetConfig(
+                name=name,
+                url=url,
+                display=mask_url(url),
+                rules=tuple(rules),
+                min_severity=min_severity,
+                location=where,
+            )
+        )
+    return tuple(targets)
+
+
+def expand_env(value: str, env: Mapping[str, str], where: str) -> str:
+    """Replace each ${VAR} with its value from the environment; a missing variable is a ConfigError."""
+
+    def replace(found: re.Match[str]) -> str:
+        name = found.group(1)
+        if name not in env:
+            raise ConfigError(
+                f"environment variable ${{{name}}} is not set",
+                location=where,
+                hint="set it in the service's EnvironmentFile or the shell",
+            )
+        return env[name]
+
+    return _ENV_VAR.sub(replace, value)
+
+
+def parse_duration(value: object) -> float | None:
+    """Seconds from 90, "90s", "10m", "1h30m", "24h", "7d" or "2w"; None if it is not a duration."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if not isinstance(value, str):
+        return None
+    text = value.strip().lower().replace(" ", "")
+    if not text:
+        return None
+    position, total = 0, 0.0
+    for part in _DURATION.finditer(text):
+        if part.start() != position:
+            return None
+        total += float(part.group(1)) * _DURATION_UNITS[part.group(2)]
+        position = part.end()
+    return total if position == len(text) else None
+
+
+def parse_size(value: object) -> int | None:
+    """Bytes from 1048576, "10MB", "512 KiB"; None if it is not a size."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if not isinstance(value, str):
+        return None
+    found = _SIZE.match(value)
+    if not found:
+        return None
+    return int(float(found.group(1)) * _SIZE_UNITS[(found.group(2) or "b").lower()])
+
+
+class _Reader:
+    """Typed access to TOML values; every failure is a ConfigError naming file, line and key."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.text = text
+
+    def where(self, table: str | None, key: str | None, index: int = 0) -> str:
+        return location(self.path, self.text, table, key, index)
+
+    def fail(self, table: str | None, key: str, index: int, message: str, hint: str | None = None) -> ConfigError:
+        dotted = f"{table}.{key}" if table else key
+        return ConfigError(f"{dotted}: {message}", location=self.where(table, key, index), hint=hint)
+
+    def unknown_keys(self, table: dict[str, Any], allowed: set[str], name: str | None, index: int = 0) -> None:
+        for key in table:
+            if key not in allowed:
+                raise self.fail(name, key, index, "unknown key", hint=f"known keys: {', '.join(sorted(allowed))}")
+
+    def table(self, document: dict[str, Any], key: str) -> dict[str, Any]:
+        value = document.get(key, {})
+        if not isinstance(value, dict):
+            raise self.fail(None, key, 0, f"must be a table ([{key}])")
+        return value
+
+    def array_of_tables(self, document: dict[str, Any], key: str) -> list[dict[str, Any]]:
+        value = document.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            raise self.fail(None, key, 0, f"must be written as [[{key}]] tables")
+        return value
+
+    def string(self, table: dict[str, Any], key: str, name: str | None, default: str, index: int = 0) -> str:
+        value = table.get(key, default)
+        if not isinstance(value, str):
+            raise self.fail(name, key, index, f"must be a string, not {type(value).__name__}")
+        return value
+
+    def required_string(self, table: dict[str, Any], key: str, name: str, index: int) -> str:
+        if key not in table:
+            raise ConfigError(f"{name}: entry number {index + 1} has no {key}", location=self.where(name, None, index))
+        value = self.string(table, key, name, "", index).strip()
+        if not value:
+            raise self.fail(name, key, index, "must not be empty")
+        return value
+
+    def string_list(self, table: dict[str, Any], key: str, name: str, index: int) -> list[str]:
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise self.fail(name, key, index, "must be a list of strings")
+        return value
+
+    def boolean(self, table: dict[str, Any], key: str, name: str | None, default: bool, index: int = 0) -> bool:
+        value = table.get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(name, key, index, "must be true or false")
+        return value
+
+    def integer(
+        self, table: dict[str, Any], key: str, name: str | None, default: int, minimum: int, index: int = 0
+    ) -> int:
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.fail(name, key, index, f"must be a whole number >= {minimum}")
+        return value
+
+    def duration(
+        self,
+        table: dict[str, Any],
+        key: str,
+        name: str | None,
+        default: float,
+        minimum: float,
+        index: int = 0,
+    ) -> float:
+        if key not in table:
+            return default
+        seconds = parse_duration(table[key])
+        if seconds is None:
+            raise self.fail(name, key, index, f"not a duration: {table[key]!r}", hint='write e.g. "90s", "10m", "24h"')
+        if seconds < minimum:
+            raise self.fail(name, key, index, f"must be at least {minimum:g} seconds")
+        return seconds
+
+    def size(self, table: dict[str, Any], key: str, name: str | None, default: int, index: int = 0) -> int:
+        if key not in table:
+            return default
+        size = parse_size(table[key])
+        if size is None or size <= 0:
+            raise self.fail(name, key, index, f"not a size: {table[key]!r}", hint='write e.g. "10MB" or "512KiB"')
+        return size
