@@ -22,7 +22,7 @@ import click
 
 from monitor import __version__, log
 from monitor.errors import EXIT_RULE_EXAMPLES, ConfigError, MonitorError, SourceError
-from monitor.model import FeedState, Match
+from monitor.model import Alert, FeedState, Match
 
 EXIT_INTERNAL = 70
 F = TypeVar("F", bound=Callable[..., Any])
@@ -345,6 +345,44 @@ def _feed_json(state: FeedState) -> dict[str, Any]:
         if isinstance(value, datetime):
             data[key] = value.isoformat()
     return data
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--limit", default=50, show_default=True, help="How many alerts to list.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per alert.")
+@click.pass_context
+def alerts(ctx: click.Context, limit: int, as_json: bool) -> None:
+    """The alerts raised, newest first (subcommands inspect and re-queue deliveries)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from monitor.store import Store
+
+    settings = _run_command(ctx).settings()
+    with Store.open(settings.database) as store:
+        found = store.recent_alerts(limit=limit)
+    if as_json:
+        for alert in found:
+            click.echo(json.dumps(_alert_json(alert), ensure_ascii=False))
+        return
+    rows = [
+        [_when(alert.created_at), alert.severity, alert.rule, _clip(alert.feed_name, 20), _clip(alert.title, 60)]
+        for alert in found
+    ]
+    click.echo(format_table(["CREATED", "SEVERITY", "RULE", "FEED", "TITLE"], rows))
+
+
+def _alert_json(alert: Alert) -> dict[str, Any]:
+    return {
+        "id": alert.alert_id,
+        "created_at": alert.created_at.isoformat() if alert.created_at else None,
+        "rule": alert.rule,
+        "severity": alert.severity,
+        "title": alert.title,
+        "link": alert.link,
+        "feed": alert.feed_name,
+        "published": alert.published.isoformat() if alert.published else None,
+        "matched": list(alert.matched),
+    }
 
 
 @cli.command()
