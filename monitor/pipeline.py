@@ -290,6 +290,13 @@ class DeliveryReport:
     dead: int = 0
     failing_targets: list[str] = field(default_factory=list)
 
+    def absorb(self, other: DeliveryReport) -> None:
+        """Add another round's figures to this one."""
+        self.sent += other.sent
+        self.failed += other.failed
+        self.dead += other.dead
+        self.failing_targets.extend(other.failing_targets)
+
 
 async def deliver_pending(
     *,

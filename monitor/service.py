@@ -87,7 +87,9 @@ async def run_once(
 ) -> OnceReport:
     """Poll every feed once, deliver everything queued (retries included) and return what happened.
 
-    Feeds in back-off after errors are skipped unless `force`.
+    Alerts are delivered as soon as the poll that raised them ends, so a slow feed delays nobody's alerts.
+    Deliveries queued by earlier runs are retried first, whatever their back-off. Feeds in back-off after
+    errors are skipped unless `force`.
     """
     store = Store.open(settings.database)
     fetcher = Fetcher(settings.fetch)
@@ -95,19 +97,42 @@ async def run_once(
         runtime = build_runtime(settings, clock())
         store.sync_feeds(settings.feeds, clock())
         notifier = notifier or Notifier(settings.targets)
-        outcomes = await poll_all(
-            settings.feeds,
-            store=store,
-            fetcher=fetcher,
-            runtime=runtime,
-            clock=clock,
-            honour_interval=False,
-            force=force,
-            on_done=on_done,
-        )
         delivery = await deliver_pending(
             store=store, notifier=notifier, runtime=runtime, clock=clock, ignore_backoff=True
         )
+        alerts_waiting = asyncio.Event()
+        polling_finished = False
+
+        async def deliver_as_alerts_arrive() -> None:
+            while True:
+                await alerts_waiting.wait()
+                alerts_waiting.clear()
+                delivery.absorb(await deliver_pending(store=store, notifier=notifier, runtime=runtime, clock=clock))
+                if polling_finished and not alerts_waiting.is_set():
+                    return
+
+        def polled(outcome: PollOutcome) -> None:
+            if outcome.alerts:
+                alerts_waiting.set()
+            if on_done is not None:
+                on_done(outcome)
+
+        deliverer = asyncio.ensure_future(deliver_as_alerts_arrive())
+        try:
+            outcomes = await poll_all(
+                settings.feeds,
+                store=store,
+                fetcher=fetcher,
+                runtime=runtime,
+                clock=clock,
+                honour_interval=False,
+                force=force,
+                on_done=polled,
+            )
+        finally:
+            polling_finished = True
+            alerts_waiting.set()
+            await deliverer
         return OnceReport(outcomes, delivery)
     finally:
         await fetcher.aclose()

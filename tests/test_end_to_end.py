@@ -246,3 +246,24 @@ def test_rate_limited_feed_waits_for_retry_after(
     assert feed_server.requests == []
     asyncio.run(run_once(load_settings(config, env={}), force=True))
     assert len(feed_server.requests) == 1
+
+
+def test_slow_feed_does_not_delay_another_feeds_alert(
+    tmp_path: Path, feed_server: FeedServer, smtp_server: SMTPServer
+) -> None:
+    """In `run --once` a good feed's alert is mailed while a slow feed is still being fetched."""
+    import threading
+    import time
+
+    feed_server.reply("/slow.xml", Reply(status=200, body=rss([item(IRRELEVANT, guid="s")]), delay=2.8))
+    feed_server.set_feed("/fast.xml", rss([item(RELEVANT, guid="f")]))
+    config = make_config(tmp_path, [feed_server.url("/slow.xml"), feed_server.url("/fast.xml")], [smtp_server.url()])
+    started = time.monotonic()
+    runner = threading.Thread(target=once, args=(config,))
+    runner.start()
+    mails = smtp_server.wait_for(1, timeout=2.7)
+    mailed_after = time.monotonic() - started
+    runner.join(timeout=30)
+    assert len(mails) == 1
+    assert mailed_after < 2.7
+    assert time.monotonic() - started >= 2.8  # the slow feed was still being fetched when the mail arrived
