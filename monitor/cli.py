@@ -122,7 +122,8 @@ def run(ctx: click.Context, once: bool, force: bool, as_json: bool) -> None:
             f"monitor: polled {len(report.outcomes)} feeds: {counts['ok']} new content, "
             f"{counts['not_modified'] + counts['unchanged']} unchanged, {counts['error']} failed, "
             f"{counts['skipped'] + counts['disabled']} skipped; {new} new entries, {alerts} alerts; "
-            f"delivered {report.delivery.sent}, {report.delivery.failed} to retry, {report.delivery.dead} dead",
+            f"delivered {report.delivery.sent}, {report.delivery.failed} to retry, {report.delivery.dead} dead"
+            + (f", {report.delivery.held} held for digests" if report.delivery.held else ""),
             err=True,
         )
 
@@ -207,16 +208,21 @@ def _read_source(source: str, fetch_settings: Any) -> list[Any]:
         body, url, headers = result.body, result.url, result.headers
     else:
         path = Path(source)
+        limit = fetch_settings.max_bytes  # a file gets the same body cap as a fetch
         try:
-            body = path.read_bytes()
+            with path.open("rb") as handle:
+                body = handle.read(limit + 1)
         except FileNotFoundError:
             raise SourceError("file not found", location=source) from None
         except OSError as error:
             raise SourceError(f"cannot read: {error.strerror}", location=source) from None
+        if len(body) > limit:
+            raise SourceError(f"larger than the {limit}-byte limit", location=source, hint="raise [fetch] max_size")
         url, headers = path.resolve().as_uri(), {}
     parsed = parse_feed(body, url=url, headers=headers)
     if not parsed.is_feed:
-        raise SourceError("not an RSS or Atom feed", location=source)
+        hint = f"the page links to a feed: {parsed.feed_links[0]}" if parsed.feed_links else None
+        raise SourceError("not an RSS or Atom feed", location=source, hint=hint)
     return list(parsed.entries)
 
 
@@ -307,14 +313,19 @@ def rules_test(ctx: click.Context, directory: Path | None, as_json: bool) -> Non
         sys.exit(EXIT_RULE_EXAMPLES)
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per feed.")
 @click.pass_context
 def feeds(ctx: click.Context, as_json: bool) -> None:
-    """The feeds, problem feeds first: last success, last error, entries seen, next check."""
+    """The feeds, problem feeds first: last success, last error, entries seen, next check.
+
+    Subcommands import an OPML subscription list into the configuration and export the feeds as OPML.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
     from monitor.store import Store
 
-    settings = _run_command(ctx).settings()
+    settings = _settings_without_secrets(ctx)
     store = Store.open(settings.database)
     try:
         store.sync_feeds(settings.feeds, datetime.now(UTC))
@@ -347,19 +358,164 @@ def _feed_json(state: FeedState) -> dict[str, Any]:
     return data
 
 
+def _settings_without_secrets(ctx: click.Context) -> Any:
+    """The configuration for commands that never send: ${VAR} in target URLs need not be set."""
+    from monitor.config import PlaceholderEnvironment, find_config, load_settings
+
+    return load_settings(find_config(_run_command(ctx).config), env=PlaceholderEnvironment())
+
+
+def _since(value: str | None) -> datetime | None:
+    from monitor.replay import parse_since
+
+    if value is None:
+        return None
+    try:
+        return parse_since(value, datetime.now(UTC))
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--since") from None
+
+
+@feeds.command("import")
+@click.argument("opml_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Print the [[feeds]] tables instead of adding them to the config file.")
+@click.pass_context
+def feeds_import(ctx: click.Context, opml_file: Path, dry_run: bool) -> None:
+    """Add the feeds of an OPML file (Feedly, Inoreader, Miniflux, ... export) to the configuration file.
+
+    New feeds are appended as [[feeds]] tables, their folder kept as `category`; feeds already configured are
+    skipped; the file's comments and layout stay. The result is validated before the file is replaced. A
+    running daemon picks the new feeds up within seconds.
+    """
+    from monitor.opml import append_to_config, parse_opml, plan_import
+
+    settings = _settings_without_secrets(ctx)
+    try:
+        data = opml_file.read_bytes()
+    except FileNotFoundError:
+        raise SourceError("file not found", location=str(opml_file)) from None
+    except OSError as error:
+        raise SourceError(f"cannot read: {error.strerror}", location=str(opml_file)) from None
+    found = parse_opml(data, str(opml_file))
+    if not found:
+        raise SourceError("no feeds in this OPML file (no outline has an xmlUrl)", location=str(opml_file))
+    plan = plan_import(found, settings.feeds, source=opml_file.name, now=datetime.now(UTC))
+    for feed, reason in plan.invalid:
+        click.echo(f"monitor: skipped {feed.title!r} <{feed.url}>: {reason}", err=True)
+    if dry_run:
+        click.echo(plan.addition, nl=False)
+    elif plan.new:
+        append_to_config(settings.path, plan.addition)
+    click.echo(
+        f"{opml_file.name}: {'would add' if dry_run else 'added'} {len(plan.new)} feeds to {settings.path}, "
+        f"{len(plan.duplicates)} already configured, {len(plan.invalid)} skipped",
+        err=dry_run,
+    )
+
+
+@feeds.command("export")
+@click.pass_context
+def feeds_export(ctx: click.Context) -> None:
+    """Print the configured feeds as OPML 2.0 (categories become folders), for other feed readers."""
+    from monitor.opml import render_opml
+
+    settings = _settings_without_secrets(ctx)
+    title = f"monitor feeds ({settings.path.name})"
+    click.echo(render_opml(settings.feeds, title=title, now=datetime.now(UTC)), nl=False)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Is the daemon running? Last poll, feeds ok/failing, queue, dead letters, rules and their last reload.
+
+    Reads the heartbeat row the daemon keeps in the database. Exit 0 when the daemon is alive, 1 when not.
+    """
+    from monitor.health import gather_status, render_status, status_json
+
+    settings = _settings_without_secrets(ctx)
+    report = gather_status(settings.database, datetime.now(UTC))
+    click.echo(json.dumps(status_json(report), ensure_ascii=False) if as_json else render_status(report))
+    if not report.alive:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option(
+    "--rules",
+    "rules_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The rule set to try (default: the configured rules).",
+)
+@click.option("--since", default="30d", show_default=True, help="Entries first seen since: 30d, 12h or 2026-11-01.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per difference.")
+@click.pass_context
+def replay(ctx: click.Context, rules_dir: Path | None, since: str, as_json: bool) -> None:
+    """Run a rule set over stored entries: what would alert now that did not, and what no longer would.
+
+    Only reads the database: nothing is stored or sent. "+" rows would have alerted with these rules and did
+    not; "-" rows matched when they arrived and would not now.
+    """
+    from monitor.match import Matcher
+    from monitor.replay import replay as run_replay
+    from monitor.rules import load_rules
+    from monitor.store import Store
+
+    obj = _run_command(ctx)
+    settings = _settings_without_secrets(ctx)
+    start = _since(since)
+    assert start is not None
+    directory = rules_dir or settings.rules_dir
+    matcher = Matcher(load_rules(directory))
+    with Store.open(settings.database) as store:
+        total = store.count_entries_since(start)
+        with _progress(total, "Replaying", obj.quiet) as step:
+            report = run_replay(store, matcher, start, on_entry=step)
+    if as_json:
+        for change in report.changes:
+            record = {**change.__dict__, "first_seen": change.first_seen.isoformat(), "matched": list(change.matched)}
+            click.echo(json.dumps(record, ensure_ascii=False))
+    elif report.changes:
+        rows = [
+            [
+                "+ would alert" if change.change == "new" else "- no longer" + (" (alerted)" if change.alerted else ""),
+                change.rule,
+                _clip(change.feed, 20),
+                _when(change.first_seen),
+                _clip(change.title, 60),
+            ]
+            for change in report.changes
+        ]
+        click.echo(format_table(["CHANGE", "RULE", "FEED", "FIRST SEEN", "TITLE"], rows))
+    if not obj.quiet:
+        click.echo(
+            f"monitor: replayed {report.entries} entries first seen since {_when(start)} with {directory}: "
+            f"{len(report.new)} would alert now and did not, {len(report.gone)} matched then and would not now "
+            f"({sum(change.alerted for change in report.gone)} of them alerted), {report.unchanged} unchanged; "
+            "nothing was stored or sent",
+            err=True,
+        )
+
+
 @cli.group(invoke_without_command=True)
 @click.option("--limit", default=50, show_default=True, help="How many alerts to list.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per alert.")
+@click.option("--since", help="Only alerts raised since: a duration (7d, 12h) or a date (2026-11-01).")
+@click.option("--rule", "rule_names", multiple=True, help="Only alerts of this rule (repeat for several).")
+@click.option("--search", help="Full-text search of title, summary, matched names, rule and feed (accents folded).")
 @click.pass_context
-def alerts(ctx: click.Context, limit: int, as_json: bool) -> None:
+def alerts(
+    ctx: click.Context, limit: int, as_json: bool, since: str | None, rule_names: tuple[str, ...], search: str | None
+) -> None:
     """The alerts raised, newest first (subcommands inspect and re-queue deliveries)."""
     if ctx.invoked_subcommand is not None:
         return
     from monitor.store import Store
 
-    settings = _run_command(ctx).settings()
+    settings = _settings_without_secrets(ctx)
     with Store.open(settings.database) as store:
-        found = store.recent_alerts(limit=limit)
+        found = store.search_alerts(since=_since(since), rules=rule_names, text=search, limit=limit)
     if as_json:
         for alert in found:
             click.echo(json.dumps(_alert_json(alert), ensure_ascii=False))
@@ -383,6 +539,80 @@ def _alert_json(alert: Alert) -> dict[str, Any]:
         "published": alert.published.isoformat() if alert.published else None,
         "matched": list(alert.matched),
     }
+
+
+@alerts.command("dead")
+@click.option("--limit", default=500, show_default=True, help="How many dead deliveries to list.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per dead delivery.")
+@click.pass_context
+def alerts_dead(ctx: click.Context, limit: int, as_json: bool) -> None:
+    """Deliveries given up after too many attempts or too long: target (secrets masked), last error, alert.
+
+    Re-queue them with `monitor alerts retry ID...` or `monitor alerts retry --all-dead`.
+    """
+    from monitor.store import Store
+
+    settings = _settings_without_secrets(ctx)
+    displays = {target.name: target.display for target in settings.targets}
+    with Store.open(settings.database) as store:
+        dead = store.dead_deliveries(limit=limit)
+    if as_json:
+        for delivery in dead:
+            click.echo(json.dumps(_dead_json(delivery, displays), ensure_ascii=False))
+        return
+    if not dead:
+        click.echo("no dead deliveries", err=True)
+        return
+    rows = [
+        [
+            str(delivery.delivery_id),
+            _clip(f"{delivery.target} <{displays.get(delivery.target, 'not configured')}>", 40),
+            str(delivery.attempts),
+            _when(delivery.last_attempt_at),
+            _clip(delivery.last_error or "-", 50),
+            delivery.alert.rule,
+            _clip(delivery.alert.title, 50),
+        ]
+        for delivery in dead
+    ]
+    click.echo(format_table(["ID", "TARGET", "ATTEMPTS", "LAST TRY", "LAST ERROR", "RULE", "TITLE"], rows))
+
+
+def _dead_json(delivery: Any, displays: dict[str, str]) -> dict[str, Any]:
+    return {
+        "delivery_id": delivery.delivery_id,
+        "target": delivery.target,
+        "target_url": displays.get(delivery.target),
+        "attempts": delivery.attempts,
+        "last_error": delivery.last_error,
+        "last_attempt_at": delivery.last_attempt_at.isoformat() if delivery.last_attempt_at else None,
+        "queued_at": delivery.queued_at.isoformat() if delivery.queued_at else None,
+        "alert": _alert_json(delivery.alert),
+    }
+
+
+@alerts.command("retry")
+@click.argument("delivery_ids", nargs=-1, type=int, metavar="[ID]...")
+@click.option("--all-dead", is_flag=True, help="Re-queue every dead delivery.")
+@click.pass_context
+def alerts_retry(ctx: click.Context, delivery_ids: tuple[int, ...], all_dead: bool) -> None:
+    """Re-queue dead (or failing) deliveries by ID (from `monitor alerts dead`), or all dead ones.
+
+    They are due at once with a fresh attempt count; the running daemon sends them within its next delivery
+    round (`monitor run --once` sends them now). Exit 1 if an ID was not re-queued (delivered or unknown).
+    """
+    from monitor.store import Store
+
+    if all_dead == bool(delivery_ids):
+        raise click.UsageError("give delivery IDs or --all-dead (one of the two)")
+    settings = _settings_without_secrets(ctx)
+    with Store.open(settings.database) as store:
+        done = store.requeue_deliveries(None if all_dead else delivery_ids, datetime.now(UTC))
+    click.echo(f"re-queued {len(done)} deliveries" + (f": {', '.join(map(str, done))}" if done else ""))
+    missed = sorted(set(delivery_ids) - set(done))
+    if missed:
+        click.echo(f"monitor: not re-queued (delivered or unknown): {', '.join(map(str, missed))}", err=True)
+        sys.exit(1)
 
 
 @cli.command()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2, "gb": 1000**3, "gib": 1024**3}
 _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 _TOP_KEYS = {
     "database",
@@ -43,11 +44,30 @@ _TOP_KEYS = {
     "fetch",
     "feeds",
     "targets",
+    "daemon",
+    "health",
+    "stories",
+    "templates",
 }
 _FETCH_KEYS = {"connect_timeout", "read_timeout", "deadline", "max_size", "max_redirects", "user_agent"}
 _RETRY_KEYS = {"first", "max", "max_attempts", "max_age"}
-_FEED_KEYS = {"url", "name", "interval", "enabled"}
-_TARGET_KEYS = {"url", "name", "rules", "min_severity"}
+_FEED_KEYS = {"url", "name", "interval", "enabled", "category"}
+_DAEMON_KEYS = {"watch", "heartbeat", "stop_timeout"}
+_HEALTH_KEYS = {"listen"}
+_TARGET_KEYS = {
+    "url",
+    "name",
+    "rules",
+    "min_severity",
+    "mode",
+    "digest",
+    "timezone",
+    "quiet_hours",
+    "break_through",
+    "storm",
+}
+_STORIES_KEYS = {"window"}
+_STORM_KEYS = {"max", "window"}
 
 
 @dataclass(frozen=True)
@@ -58,6 +78,16 @@ class RetrySettings:
     max: float = 3600.0
     max_attempts: int = 20
     max_age: float = 3 * 86400.0
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    """How `monitor run` watches its files, reports that it is alive and stops (docs/operations.md)."""
+
+    watch: float = 2.0  # seconds between checks of the config file and rule files for changes; 0: off
+    heartbeat: float = 15.0  # seconds between heartbeats written to the database (`monitor status`)
+    stop_timeout: float = 20.0  # seconds a stop waits for in-flight polls and deliveries
+    health_listen: tuple[str, int] | None = None  # [health] listen = "127.0.0.1:9464"; None: no endpoint
 
 
 @dataclass(frozen=True)
@@ -78,6 +108,9 @@ class Settings:
     feeds: tuple[FeedConfig, ...]
     targets: tuple[TargetConfig, ...]
     notes: tuple[str, ...] = field(default=())  # non-fatal remarks for the operator
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    story_window: float = 86400.0  # [stories] window: seconds a story takes later reports; 0: no grouping
+    templates: Path | None = None  # directory of user message templates (monitor.templates)
 
     @property
     def tzinfo(self) -> ZoneInfo:
@@ -108,7 +141,7 @@ def find_config(explicit: str | Path | None, env: Mapping[str, str] | None = Non
 
 def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the configuration at `path`; raise ConfigError naming file, line and key."""
-    env = os.environ if env is None else env
+    env = environment() if env is None else env
     document, text = load_toml(path, ConfigError)
     reader = _Reader(path, text)
     reader.unknown_keys(document, _TOP_KEYS, None)
@@ -167,7 +200,84 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
         retry=retry,
         feeds=_feeds(reader, document, interval),
         targets=_targets(reader, document, env),
+        daemon=_daemon(reader, document),
+        story_window=_story_window(reader, document),
+        templates=_resolve(base, reader.string(document, "templates", None, "")) if "templates" in document else None,
     )
+
+
+def _story_window(reader: _Reader, document: dict[str, Any]) -> float:
+    table = reader.table(document, "stories")
+    reader.unknown_keys(table, _STORIES_KEYS, "stories")
+    return reader.duration(table, "window", "stories", 86400.0, 0.0)
+
+
+def _daemon(reader: _Reader, document: dict[str, Any]) -> DaemonSettings:
+    table = reader.table(document, "daemon")
+    reader.unknown_keys(table, _DAEMON_KEYS, "daemon")
+    health = reader.table(document, "health")
+    reader.unknown_keys(health, _HEALTH_KEYS, "health")
+    listen = None
+    if "listen" in health:
+        text = reader.string(health, "listen", "health", "")
+        host, _, port = text.strip().rpartition(":")
+        host = host.strip("[]")
+        if not host or not port.isdigit() or int(port) > 65535:
+            raise reader.fail("health", "listen", 0, f"not a host:port address: {text!r}", hint='e.g. "127.0.0.1:9464"')
+        listen = (host, int(port))
+    defaults = DaemonSettings()
+    return DaemonSettings(
+        watch=reader.duration(table, "watch", "daemon", defaults.watch, 0.0),
+        heartbeat=reader.duration(table, "heartbeat", "daemon", defaults.heartbeat, 1.0),
+        stop_timeout=reader.duration(table, "stop_timeout", "daemon", defaults.stop_timeout, 1.0),
+        health_listen=listen,
+    )
+
+
+class PlaceholderEnvironment(Mapping[str, str]):
+    """An environment in which every ${VAR} is set: for commands that read the configuration and never send
+    (`status`, `replay`, `feeds import/export`), so an operator's shell needs none of the daemon's secrets."""
+
+    def __getitem__(self, key: str) -> str:
+        return "unset"
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+CREDENTIAL_MAX_BYTES = 64 * 1024
+
+
+def environment() -> dict[str, str]:
+    """The variables ${VAR} may name: the process environment, plus systemd credentials for names it lacks.
+
+    Under systemd, `LoadCredential=SMTP_PASSWORD:/etc/monitor/credentials/smtp` puts the secret in the file
+    $CREDENTIALS_DIRECTORY/SMTP_PASSWORD, which then answers ${SMTP_PASSWORD} (one trailing newline dropped).
+    """
+    env = dict(os.environ)
+    directory = env.get("CREDENTIALS_DIRECTORY")
+    if not directory:
+        return env
+    try:
+        paths = sorted(Path(directory).iterdir())
+    except OSError:
+        return env
+    for credential in paths:
+        if credential.name in env or not _ENV_NAME.fullmatch(credential.name):
+            continue
+        try:
+            if credential.is_file() and credential.stat().st_size <= CREDENTIAL_MAX_BYTES:
+                value = credential.read_text(encoding="utf-8")
+                env[credential.name] = value[:-1] if value.endswith("\n") else value
+        except (OSError, UnicodeDecodeError):
+            continue
+    return env
 
 
 def _resolve(base: Path, value: str) -> Path:
@@ -195,6 +305,7 @@ def _feeds(reader: _Reader, document: dict[str, Any], interval: float) -> tuple[
                 name=reader.string(table, "name", "feeds", urlsplit(url).netloc, index),
                 interval=reader.duration(table, "interval", "feeds", interval, 10.0, index),
                 enabled=reader.boolean(table, "enabled", "feeds", True, index),
+                category=reader.string(table, "category", "feeds", "", index).strip().strip("/"),
                 location=where,
             )
         )
@@ -235,9 +346,71 @@ def _targets(reader: _Reader, document: dict[str, Any], env: Mapping[str, str]) 
                 rules=tuple(rules),
                 min_severity=min_severity,
                 location=where,
+                **_delivery_policy(reader, table, index),
             )
         )
     return tuple(targets)
+
+
+def _delivery_policy(reader: _Reader, table: dict[str, Any], index: int) -> dict[str, Any]:
+    """A target's mode, digest schedule, time zone, quiet hours, break-through severity and storm control."""
+    from monitor import digest
+
+    def fail(key: str, message: str, hint: str | None = None) -> ConfigError:
+        return reader.fail("targets", key, index, message, hint)
+
+    mode = reader.string(table, "mode", "targets", "digest" if "digest" in table else "immediate", index)
+    if mode not in ("immediate", "digest"):
+        raise fail("mode", f"{mode!r} is not immediate or digest")
+    schedule = digest.Schedule()
+    if mode == "digest":
+        if "digest" not in table:
+            raise fail("mode", "a digest target needs digest = ...", hint='e.g. digest = "hourly" or "daily 08:00"')
+        try:
+            schedule = digest.parse_schedule(reader.string(table, "digest", "targets", "", index))
+        except ValueError as error:
+            raise fail("digest", str(error)) from None
+    elif "digest" in table:
+        raise fail("digest", 'only for mode = "digest"', hint='remove it, or set mode = "digest"')
+    zone = reader.string(table, "timezone", "targets", "", index)
+    if zone:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise fail(
+                "timezone", f"unknown time zone {zone!r}", hint='use an IANA name such as "Asia/Baghdad"'
+            ) from None
+    quiet = None
+    if "quiet_hours" in table:
+        try:
+            quiet = digest.parse_quiet_hours(reader.string(table, "quiet_hours", "targets", "", index))
+        except ValueError as error:
+            raise fail("quiet_hours", str(error)) from None
+    break_through = reader.string(table, "break_through", "targets", "", index)
+    if break_through and break_through not in SEVERITIES:
+        raise fail("break_through", f"{break_through!r} is not one of {', '.join(SEVERITIES)}")
+    storm = table.get("storm", {})
+    if not isinstance(storm, dict):
+        raise fail("storm", "must be a table", hint='e.g. storm = { max = 10, window = "1h" }')
+    for key in storm:
+        if key not in _STORM_KEYS:
+            raise fail("storm", f"unknown key {key!r}", hint="storm takes max and window")
+    storm_max = storm.get("max", 0)
+    if "storm" in table and (isinstance(storm_max, bool) or not isinstance(storm_max, int) or storm_max < 1):
+        raise fail("storm", "max must be a whole number >= 1")
+    storm_window = parse_duration(storm.get("window", "1h"))
+    if storm_window is None or storm_window < 60:
+        raise fail("storm", f"window: not a duration of at least 1 minute: {storm.get('window')!r}")
+    return {
+        "mode": mode,
+        "digest_every": schedule.every,
+        "digest_times": schedule.times,
+        "timezone": zone,
+        "quiet_hours": quiet,
+        "break_through": break_through,
+        "storm_max": storm_max,
+        "storm_window": storm_window,
+    }
 
 
 def expand_env(value: str, env: Mapping[str, str], where: str) -> str:

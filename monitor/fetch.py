@@ -183,9 +183,7 @@ class Fetcher:
                 message = f"timed out ({_exception_text(error)})"
             raise FetchError(scrub(message), kind="timeout", location=location) from error
         except httpx.TimeoutException as error:
-            raise FetchError(
-                scrub(self._timeout_message(error)), kind="timeout", location=location
-            ) from error
+            raise FetchError(scrub(self._timeout_message(error)), kind="timeout", location=location) from error
         except httpx.TransportError as error:
             message = _network_message(error, httpx.URL(url).host if _is_valid(url) else url)
             raise FetchError(scrub(message), kind="network", location=location) from error
@@ -208,9 +206,7 @@ class Fetcher:
 
     # -- the fetch itself ------------------------------------------------------------------------------------
 
-    async def _fetch(
-        self, url: str, etag: str | None, last_modified: str | None, started: float
-    ) -> FetchResult:
+    async def _fetch(self, url: str, etag: str | None, last_modified: str | None, started: float) -> FetchResult:
         current = _parse_start_url(url)
         visited = {str(current)}
         hops = 0
@@ -222,15 +218,12 @@ class Fetcher:
             except _RedirectResponse as redirect:
                 if hops >= self.settings.max_redirects:
                     raise FetchError(
-                        f"more than {self.settings.max_redirects} redirects (last hop to "
-                        f"{redact_url(str(current))})",
+                        f"more than {self.settings.max_redirects} redirects (last hop to {redact_url(str(current))})",
                         kind="redirect",
                     ) from None
                 current = _follow_redirect(redirect.status_code, redirect.location, current, visited)
                 hops += 1
-                every_hop_permanent = every_hop_permanent and redirect.status_code in (
-                    PERMANENT_REDIRECT_STATUSES
-                )
+                every_hop_permanent = every_hop_permanent and redirect.status_code in (PERMANENT_REDIRECT_STATUSES)
                 continue
             except httpx.TimeoutException:
                 raise
@@ -380,16 +373,13 @@ def _follow_redirect(code: int, location: str, current: httpx.URL, visited: set[
         target = target.copy_with(fragment=None)
     except (httpx.InvalidURL, ValueError, TypeError) as error:
         raise FetchError(
-            f"HTTP {code} redirect to an invalid URL {redact_url(location)[:100]!r} "
-            f"({_exception_text(error)})",
+            f"HTTP {code} redirect to an invalid URL {redact_url(location)[:100]!r} ({_exception_text(error)})",
             kind="redirect",
         ) from None
     if not target.host:
         raise FetchError(f"HTTP {code} redirect to a URL without a host: {location[:100]!r}", kind="redirect")
     if str(target) in visited:
-        raise FetchError(
-            f"redirect loop: {redact_url(str(current))} -> {redact_url(str(target))}", kind="redirect"
-        )
+        raise FetchError(f"redirect loop: {redact_url(str(current))} -> {redact_url(str(target))}", kind="redirect")
     visited.add(str(target))
     return target
 
@@ -522,9 +512,7 @@ class _Inflater:
         except zlib.error as error:
             raise self._corrupt(error) from None
         if not self._zlib.eof:
-            raise FetchError(
-                f"the {self.coding} body ends before the end of its compressed stream", kind="network"
-            )
+            raise FetchError(f"the {self.coding} body ends before the end of its compressed stream", kind="network")
         return tail
 
     def _corrupt(self, error: zlib.error) -> FetchError:

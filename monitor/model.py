@@ -27,6 +27,7 @@ class FeedConfig:
     interval: float  # seconds between polls
     enabled: bool = True
     location: str = ""  # "monitor.toml:12", for error messages
+    category: str = ""  # folder path for OPML, "News/Iraq" ("/" separates nested folders); "" = none
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,15 @@ class TargetConfig:
     rules: tuple[str, ...] = ()  # empty: every rule
     min_severity: str = "low"
     location: str = ""  # "monitor.toml:30", for error messages
+    # How alerts are delivered (monitor.digest.Policy; docs/configuration.md):
+    mode: str = "immediate"  # "immediate" or "digest"
+    digest_every: float = 0.0  # digest mode: seconds between digests, aligned on local midnight...
+    digest_times: tuple[int, ...] = ()  # ...or minutes after local midnight ("daily 08:00")
+    timezone: str = ""  # IANA zone of the target's schedule, quiet hours and shown times; "" = top-level
+    quiet_hours: tuple[int, int] | None = None  # (start, end) minutes after local midnight
+    break_through: str = ""  # this severity and above skip digests and quiet hours; "" = none
+    storm_max: int = 0  # storm control: alerts of one rule sent alone per window; 0 = off
+    storm_window: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -130,3 +140,16 @@ class Alert:
     matched: tuple[str, ...]
     hits: tuple[Hit, ...] = field(default=())
     created_at: datetime | None = None
+    story_id: int | None = None  # the story the entry belongs to (monitor.stories), None when not grouped
+    also_reported: tuple[StoryReport, ...] = ()  # other outlets' reports of the same story
+    update: bool = False  # this rule already alerted on the story: a later report (rule with updates = true)
+
+
+@dataclass(frozen=True)
+class StoryReport:
+    """Another outlet's report of an alert's story ("also reported by ...")."""
+
+    source: str  # the feed's name
+    title: str
+    link: str
+    published: datetime | None = None

@@ -1,27 +1,85 @@
 """Fetched bytes -> `Entry` list: feedparser on bytes (never on a URL), with a stable id for every entry.
 
-Pure stage: takes the body and the response headers, returns data. The DOCTYPE is stripped before parsing
-because feedparser's loose parser expands internal entities quadratically (see docs/design.md).
+Pure stage: takes the body and the response headers, returns data. Before feedparser sees a body, `prepare`
+makes it safe to parse in bounded time and memory (docs/robustness.md has the measurements):
+
+- UTF-16 and UTF-32 bodies (by byte-order mark or by the byte pattern of "<?xml") are re-encoded as UTF-8, so
+  the byte-level defences below see their markup; the declared encoding and a Content-Type charset are fixed to
+  match;
+- the DOCTYPE is stripped and every `<!ENTITY` declaration removed: feedparser's loose parser expands
+  "safe-looking" internal entities quadratically (a 70 KB feed became a 200-million-character title);
+- numeric character references to surrogates, NUL or beyond U+10FFFF become U+FFFD (feedparser's loose parser
+  crashes on `&#xD800;`);
+- feedparser costs about 60-150 microseconds per tag, markup escaped inside descriptions included, so a 10 MB
+  body of tags would hold a worker thread for minutes: a document with more than MARKUP_BUDGET tags, or more
+  than MAX_ENTRIES items, is cut down to whole items taken from both ends (newest first or oldest first, the
+  newest survive); an item with more than MAX_ITEM_MARKUP tags is dropped. `ParsedFeed.dropped` counts them.
+
+Entry text is cut to MAX_TITLE_CHARS / MAX_TEXT_CHARS before anyone matches or stores it. A page that is not a
+feed reports the feeds it links to (`feed_links`, HTML autodiscovery).
 """
 
 from __future__ import annotations
 
 import calendar
+import codecs
 import hashlib
 import re
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from html import unescape
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
 from monitor.model import Entry
 
+MAX_ENTRIES = 1_000
+"""Items parsed from one document at most; beyond it, the first and last MAX_ENTRIES / 2 are kept."""
+MARKUP_BUDGET = 50_000
+"""Tags ("<" and escaped "&lt;") in one document before it is cut down to whole items (about 3-7 s of parsing)."""
+MAX_ITEM_MARKUP = 5_000
+"""Tags in one item beyond which the item is dropped as hostile (a long article has a few hundred)."""
+MAX_TITLE_CHARS = 1_000
+"""Entry titles are cut to this many characters."""
+MAX_TEXT_CHARS = 20_000
+"""Entry summary and content are each cut to this many characters (under the store's 64 KiB in UTF-8)."""
+
 _DOCTYPE = re.compile(rb"<!DOCTYPE[^>\[]*(\[.*?\]\s*)?>", re.IGNORECASE | re.DOTALL)
+_ENTITY_DECLARATION = re.compile(rb"<!ENTITY\b[^>]*>?")
 _FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
+_XML_ENCODING = re.compile(rb"""^(\s*<\?xml[^>]*?\bencoding\s*=\s*)(["'])[^"']*\2""")
+_CHARSET_PARAM = re.compile(r";\s*charset\s*=\s*[\"']?[^;\"']*[\"']?", re.IGNORECASE)
+_CHARREF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,24}));")
+# An item: its start tag, then anything but another item tag (possessive: linear time), then its end tag.
+_ITEM = re.compile(
+    rb"<((?:[A-Za-z_][\w.-]*:)?(?:item|entry))(?=[\s>])[^>]*(?<!/)>"
+    rb"(?:[^<]++|<(?!/?(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s/>]))*+"
+    rb"</\1\s*>"
+)
+_FEED_LINK = re.compile(rb"<link\b[^>]*>", re.IGNORECASE)
+_ATTRIBUTE = re.compile(r"""([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
+_FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/xml"})
 _MAX_ID_LENGTH = 512
+_REPLACEMENT_REF = b"&#xFFFD;"
+
+# Byte-order marks and, without one, the bytes "<?" (or "<" and a name character) in each wide encoding.
+_BOMS = (
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+)
+_WIDE_PATTERNS = (
+    (re.compile(rb"\x00\x00\x00<\x00\x00\x00[^\x00]"), "utf-32-be"),
+    (re.compile(rb"<\x00\x00\x00[^\x00]\x00\x00\x00"), "utf-32-le"),
+    (re.compile(rb"\x00<\x00[^\x00]"), "utf-16-be"),
+    (re.compile(rb"<\x00[^\x00]\x00"), "utf-16-le"),
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +90,8 @@ class ParsedFeed:
     version: str
     entries: tuple[Entry, ...]
     problem: str | None  # feedparser's complaint about malformed input, if any (entries are still recovered)
+    dropped: int = 0  # items left out to keep within MAX_ENTRIES / MARKUP_BUDGET / MAX_ITEM_MARKUP
+    feed_links: tuple[str, ...] = ()  # feeds an HTML page links to (only when it is not a feed itself)
 
     @property
     def is_feed(self) -> bool:
@@ -40,33 +100,186 @@ class ParsedFeed:
 
 
 def strip_doctype(body: bytes) -> bytes:
-    """Remove a DOCTYPE (with its internal subset) from the prolog, leaving its entities unexpanded."""
-    first = _FIRST_ELEMENT.search(body)
-    prolog_end = first.start() if first else len(body)
-    doctype = _DOCTYPE.search(body, 0, prolog_end + 1)
-    if doctype is None or doctype.start() > prolog_end:
-        return body
-    return body[: doctype.start()] + body[doctype.end() :]
+    """Remove every DOCTYPE (with its internal subset) from the prolog, leaving its entities unexpanded."""
+    while True:
+        first = _FIRST_ELEMENT.search(body)
+        prolog_end = first.start() if first else len(body)
+        doctype = _DOCTYPE.search(body, 0, prolog_end + 1)
+        if doctype is None or doctype.start() > prolog_end:
+            return body
+        body = body[: doctype.start()] + body[doctype.end() :]
+
+
+def prepare(body: bytes, headers: Mapping[str, str]) -> tuple[bytes, dict[str, str], int]:
+    """The body and headers feedparser is given, and how many items were dropped (see the module docstring)."""
+    response_headers = {name.lower(): value for name, value in headers.items()}
+    body, response_headers = _wide_to_utf8(body, response_headers)
+    body = strip_doctype(body)
+    if b"<!ENTITY" in body:
+        body = _ENTITY_DECLARATION.sub(b"", body)
+    if b"&#" in body:
+        body = _CHARREF.sub(_safe_charref, body)
+    body, dropped = reduce_markup(body)
+    return body, response_headers, dropped
 
 
 def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str]) -> ParsedFeed:
-    """Parse a feed body; relative links resolve against `url`, the charset comes from Content-Type."""
-    response_headers = {name.lower(): value for name, value in headers.items()}
+    """Parse a feed body; relative links resolve against `url`, the charset comes from Content-Type.
+
+    Never raises: a document feedparser cannot handle at all comes back as "not a feed" with the reason.
+    """
+    prepared, response_headers, dropped = prepare(body, headers)
     response_headers["content-location"] = url
-    parsed = feedparser.parse(strip_doctype(body), response_headers=response_headers)
-    feed_title = _text(parsed.feed.get("title"))
+    try:
+        parsed = feedparser.parse(prepared, response_headers=response_headers)
+    except Exception as error:  # a parser bug on hostile input must not take the feed's poll down
+        failure = f"the feed parser failed: {type(error).__name__}: {error}"
+        return ParsedFeed(title="", version="", entries=(), problem=failure[:200], dropped=dropped)
+    feed_title = _text(parsed.feed.get("title"))[:MAX_TITLE_CHARS]
     entries = tuple(_entry(raw, feed_title) for raw in parsed.entries)
-    problem = None
+    problem: str | None = None
     if parsed.get("bozo"):
         problem = str(parsed.get("bozo_exception") or "malformed feed").splitlines()[0][:200]
-    return ParsedFeed(title=feed_title, version=parsed.get("version", "") or "", entries=entries, problem=problem)
+    version = parsed.get("version", "") or ""
+    links = () if version or entries else discover_feed_links(prepared, url)
+    return ParsedFeed(
+        title=feed_title, version=version, entries=entries, problem=problem, dropped=dropped, feed_links=links
+    )
+
+
+def discover_feed_links(page: bytes, base_url: str) -> tuple[str, ...]:
+    """The feeds an HTML page announces with <link rel="alternate" type="application/rss+xml" href=...>."""
+    found: list[str] = []
+    for tag in _FEED_LINK.finditer(page, 0, 512 * 1024):
+        attributes = {
+            name.lower(): unescape(first or second or third)
+            for name, first, second, third in _ATTRIBUTE.findall(tag.group().decode("utf-8", "replace"))
+        }
+        rel = attributes.get("rel", "").lower().split()
+        kind = attributes.get("type", "").lower().split(";")[0].strip()
+        href = attributes.get("href", "").strip()
+        if "alternate" in rel and kind in _FEED_TYPES and href:
+            # Relative to a page fetched over HTTP it resolves; relative to a file it is shown as written.
+            over_http = base_url.startswith(("http://", "https://"))
+            link = urljoin(base_url, href) if over_http else href
+            scheme = urlsplit(link).scheme
+            if (scheme in ("http", "https") or (not scheme and not over_http)) and link not in found:
+                found.append(link)
+    return tuple(found[:5])
+
+
+def reduce_markup(body: bytes) -> tuple[bytes, int]:
+    """Cut a document with too many tags or items down to whole items; returns it and the items dropped.
+
+    Items are taken alternately from the start and the end of the document (so the newest survive whichever
+    order the feed uses) while they fit in MAX_ENTRIES and MARKUP_BUDGET; hostile items over MAX_ITEM_MARKUP go.
+    Markup before the first item or after the last that alone exceeds the budget is cut off (feedparser's
+    loose parser copes with the missing end tags). Linear in the size of the body.
+    """
+    markup = _markup(body)
+    item_starts = body.count(b"<item") + body.count(b"<entry") + body.count(b":item") + body.count(b":entry")
+    if markup <= MARKUP_BUDGET and item_starts <= MAX_ENTRIES:
+        return body, 0
+    first, last, total = _item_spans(body, MAX_ENTRIES)
+    if not total:
+        return _cut_after_markup(body, MARKUP_BUDGET), 0
+    spans = first + [span for span in last if span[0] > first[-1][0]]
+    head, tail = body[: spans[0][0]], body[spans[-1][1] :]
+    if _markup(head) > MAX_ITEM_MARKUP:
+        head = _cut_after_markup(head, MAX_ITEM_MARKUP)
+    if _markup(tail) > MAX_ITEM_MARKUP:
+        tail = b"\n"
+    budget = MARKUP_BUDGET - _markup(head) - _markup(tail)
+    order = [index for pair in zip(range(len(spans)), reversed(range(len(spans))), strict=True) for index in pair]
+    kept: set[int] = set()
+    for index in order:
+        if len(kept) >= MAX_ENTRIES or index in kept:
+            continue
+        start, end = spans[index]
+        cost = _markup(body, start, end)
+        if cost > MAX_ITEM_MARKUP or cost > budget:
+            continue
+        kept.add(index)
+        budget -= cost
+    items = [body[spans[index][0] : spans[index][1]] for index in sorted(kept)]
+    return head + b"\n".join(items) + tail, total - len(kept)
+
+
+def _item_spans(body: bytes, keep: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]], int]:
+    """The first `keep` and last `keep` item spans (start, end) of `body`, and how many items it has.
+
+    An item is a start tag, anything but another item tag, and its end tag: an unclosed item is skipped.
+    """
+    first: list[tuple[int, int]] = []
+    last: deque[tuple[int, int]] = deque(maxlen=keep)
+    total = 0
+    for item in _ITEM.finditer(body):
+        total += 1
+        if len(first) < keep:
+            first.append(item.span())
+        else:
+            last.append(item.span())
+    return first, list(last), total
+
+
+def _markup(body: bytes, start: int = 0, end: int | None = None) -> int:
+    """Tags and escaped tags in body[start:end]: what feedparser's time grows with."""
+    end = len(body) if end is None else end
+    return body.count(b"<", start, end) + body.count(b"&lt;", start, end)
+
+
+def _cut_after_markup(body: bytes, budget: int) -> bytes:
+    """`body` cut just before its `budget`-th "<"."""
+    position = -1
+    for _ in range(budget):
+        position = body.find(b"<", position + 1)
+        if position < 0:
+            return body
+    return body[:position]
+
+
+def _wide_to_utf8(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+    """UTF-16/32 bodies re-encoded as UTF-8 (declaration and charset fixed); other bodies unchanged.
+
+    A Content-Type charset naming a wide encoding is dropped when the bytes are not wide: the bytes win.
+    """
+    encoding: str | None = None
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            encoding, body = name, body[len(bom) :]
+            break
+    else:
+        for pattern, name in _WIDE_PATTERNS:
+            if pattern.match(body):
+                encoding = name
+                break
+    content_type = headers.get("content-type", "")
+    if encoding is None:
+        charset = _CHARSET_PARAM.search(content_type)
+        if charset and re.search(r"utf-?(16|32)|ucs-?[24]", charset.group(), re.IGNORECASE):
+            headers = {**headers, "content-type": _CHARSET_PARAM.sub("", content_type)}
+        return body, headers
+    text = body.decode(encoding, "replace").encode("utf-8")
+    text = _XML_ENCODING.sub(rb'\1"utf-8"', text, count=1)
+    if content_type:
+        headers = {**headers, "content-type": _CHARSET_PARAM.sub("", content_type) + "; charset=utf-8"}
+    return text, headers
+
+
+def _safe_charref(found: re.Match[bytes]) -> bytes:
+    """A numeric character reference, or U+FFFD when it names no valid XML character."""
+    hexadecimal, decimal = found.groups()
+    code = int(hexadecimal, 16) if hexadecimal else int(decimal)
+    if code == 0 or 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
+        return _REPLACEMENT_REF
+    return found.group()
 
 
 def _entry(raw: Any, feed_title: str) -> Entry:
-    title = _text(raw.get("title"))
+    title = _text(raw.get("title"))[:MAX_TITLE_CHARS]
     link = _text(raw.get("link")).strip()
-    summary = _text(raw.get("summary"))
-    content = "\n".join(_text(part.get("value")) for part in raw.get("content", []) or [])
+    summary = _text(raw.get("summary"))[:MAX_TEXT_CHARS]
+    content = "\n".join(_text(part.get("value")) for part in raw.get("content", []) or [])[:MAX_TEXT_CHARS]
     if content.strip() == summary.strip():
         content = ""
     return Entry(
@@ -76,7 +289,7 @@ def _entry(raw: Any, feed_title: str) -> Entry:
         summary=summary,
         content=content,
         published=_published(raw),
-        author=_text(raw.get("author")),
+        author=_text(raw.get("author"))[:MAX_TITLE_CHARS],
         feed_title=feed_title,
     )
 

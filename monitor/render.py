@@ -9,26 +9,51 @@ Highlighting: `Hit.start`/`end` for the title are offsets into the original `Ale
 trusted only when they fit the tag-stripped summary (`html_to_text`). Whenever offsets do not fit (another
 stripping, a different text), the hit's text is searched for instead (whole words), so a bad offset can
 never mark or cut the wrong characters.
+
+Digests (`render_digest`) list many alerts in one message, grouped by rule (most severe first) and, inside a
+rule, by story: a story's later alerts are listed under its first as updates, and the other outlets that
+reported it are named ("Also reported by: ...").
+
+User templates (`Templates`, read by monitor.templates from the configured `templates` directory) replace the
+built-in layout of any form with a `string.Template` text: `$name` placeholders (TEMPLATE_FIELDS lists them)
+receive values already escaped for that form (HTML-escaped in .html, Slack-escaped in .slack, one line in
+.subject and .txt values), so feed text cannot inject markup through a template.
 """
 
 from __future__ import annotations
 
 import re
+import string
 import unicodedata
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from html import escape
 from html.parser import HTMLParser
 from urllib.parse import quote, urlsplit
 
-from monitor.model import Alert, Hit
+from monitor.model import Alert, Hit, StoryReport, severity_rank
 
 TITLE_MAX = 250
 SUMMARY_MAX = 400
 MATCH_TEXT_MAX = 80
 LINK_TEXT_MAX = 300
+DIGEST_SUMMARY_MAX = 160
+SOURCES_SHOWN = 8
 ELLIPSIS = "…"
+UPDATE_NOTE = "Update: a later report of a story this rule already alerted on."
+
+_ALERT_FIELDS = frozenset(
+    {"subject", "severity", "rule", "alert_id", "headline", "title", "link", "source", "published", "summary"}
+    | {"matched", "also_reported", "update"}
+)
+_DIGEST_FIELDS = frozenset({"subject", "severity", "count", "rules", "period", "notices", "items"})
+TEMPLATE_FIELDS: Mapping[str, frozenset[str]] = {
+    f"{kind}.{form}": fields
+    for kind, fields in (("alert", _ALERT_FIELDS), ("digest", _DIGEST_FIELDS))
+    for form in ("subject", "txt", "html", "slack")
+}
+"""Template file names a `templates` directory may hold, and the placeholders each may use."""
 
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 """Embedding/override/isolate marks: dropped so a headline cannot reorder the text around it."""
@@ -51,8 +76,25 @@ class Message:
     markdown: str  # Slack mrkdwn: <url|text> links, & < > escaped, no raw HTML
 
 
-def render_alert(alert: Alert, *, tz: tzinfo = UTC) -> Message:
-    """Render `alert` for display; times are shown in `tz`."""
+@dataclass(frozen=True)
+class Templates:
+    """User templates by file name ("alert.html", "digest.txt", ...; see TEMPLATE_FIELDS); none: built-in."""
+
+    files: Mapping[str, str] = field(default_factory=dict)
+
+    def fill(self, name: str, values: Mapping[str, str], built_in: str) -> str:
+        """The template `name` filled with `values`, or `built_in` when the user gave no such template."""
+        text = self.files.get(name)
+        if text is None:
+            return built_in
+        return string.Template(text).safe_substitute(values)
+
+
+NO_TEMPLATES = Templates()
+
+
+def render_alert(alert: Alert, *, tz: tzinfo = UTC, templates: Templates = NO_TEMPLATES) -> Message:
+    """Render `alert` for display; times are shown in `tz`; user `templates` override the layout."""
     plain_title = html_to_text(alert.title)  # feedparser returns titles unescaped: markup may be in them
     headline = _clean(plain_title) or "(no title)"
     title_ranges = _ranges_for(alert.hits, "title", plain_title, headline)
@@ -70,15 +112,72 @@ def render_alert(alert: Alert, *, tz: tzinfo = UTC) -> Message:
     severity = _clean(alert.severity)
     matches = match_lines(alert)
 
-    first_line = f"[{severity}] {rule}: {headline}"
+    first_line = f"[{severity}] {rule}{' (update)' if alert.update else ''}: {headline}"
     view = _View(
-        headline, title_ranges, summary, summary_ranges, link, raw_link, source, when, rule, severity
+        headline,
+        title_ranges,
+        summary,
+        summary_ranges,
+        link,
+        raw_link,
+        source,
+        when,
+        rule,
+        severity,
+        _other_reports(alert.also_reported, {source}),
+        alert.update,
     )
+    subject = cut_at_word(first_line, TITLE_MAX)
+    text, html, markdown = (
+        _render_text(first_line, view, matches),
+        _render_html(view, matches),
+        _render_markdown(view, matches),
+    )
+    if not templates.files:
+        return Message(title=subject, text=text, html=html, markdown=markdown)
+    plain = _alert_values(alert.alert_id, subject, view, matches, "text")
     return Message(
-        title=cut_at_word(first_line, TITLE_MAX),
-        text=_render_text(first_line, view, matches),
-        html=_render_html(view, matches),
-        markdown=_render_markdown(view, matches),
+        title=_subject(templates.fill("alert.subject", plain, subject)),
+        text=templates.fill("alert.txt", plain, text),
+        html=templates.fill("alert.html", _alert_values(alert.alert_id, subject, view, matches, "html"), html),
+        markdown=templates.fill(
+            "alert.slack", _alert_values(alert.alert_id, subject, view, matches, "slack"), markdown
+        ),
+    )
+
+
+def render_digest(
+    alerts: Sequence[Alert],
+    *,
+    tz: tzinfo = UTC,
+    notices: Sequence[str] = (),
+    templates: Templates = NO_TEMPLATES,
+) -> Message:
+    """Render many alerts as one digest message: grouped by rule (most severe first), then by story.
+
+    `notices` are plain-text lines shown first (why the alerts were held: digest schedule, quiet hours,
+    storm control). Raises ValueError for no alerts: an empty digest is never sent.
+    """
+    if not alerts:
+        raise ValueError("an empty digest is not rendered")
+    groups = _digest_groups(alerts, tz)
+    top = _clean(max((alert.severity for alert in alerts), key=severity_rank))
+    rules = list(dict.fromkeys(group.rule for group in groups))
+    count = f"{len(alerts)} alert{'s' if len(alerts) != 1 else ''}"
+    shown = ", ".join(rules[:3]) + (f" and {len(rules) - 3} more" if len(rules) > 3 else "")
+    subject = cut_at_word(f"[{top}] digest: {count} for {shown}", TITLE_MAX)
+    created = [alert.created_at for alert in alerts if alert.created_at is not None]
+    period = f"{format_time(min(created), tz)} to {format_time(max(created), tz)}" if created else ""
+    lines = tuple(line for line in (_clean(notice) for notice in notices) if line)
+    view = _DigestView(subject, top, count, tuple(rules), period, lines, groups)
+    text, html, markdown = _digest_text(view), _digest_html(view), _digest_markdown(view)
+    if not templates.files:
+        return Message(title=subject, text=text, html=html, markdown=markdown)
+    return Message(
+        title=_subject(templates.fill("digest.subject", _digest_values(view, "text"), subject)),
+        text=templates.fill("digest.txt", _digest_values(view, "text"), text),
+        html=templates.fill("digest.html", _digest_values(view, "html"), html),
+        markdown=templates.fill("digest.slack", _digest_values(view, "slack"), markdown),
     )
 
 
@@ -162,6 +261,8 @@ class _View:
     when: str
     rule: str
     severity: str
+    also_reported: tuple[tuple[str, str | None], ...] = ()  # (source, safe link) of other outlets' reports
+    update: bool = False
 
 
 class _TextExtractor(HTMLParser):
@@ -300,9 +401,12 @@ def _render_text(first_line: str, view: _View, matches: Sequence[str]) -> str:
         f"Source: {view.source}",
         f"Published: {view.when}",
         f"Rule: {view.rule} (severity {view.severity})",
-        "Matched:",
-        *(f"  - {line}" for line in matches),
     ]
+    if view.update:
+        lines.append(UPDATE_NOTE)
+    if view.also_reported:
+        lines.append(f"Also reported by: {_sources_text(view.also_reported)}")
+    lines += ["Matched:", *(f"  - {line}" for line in matches)]
     if view.summary:
         lines += ["", view.summary]
     lines += ["", f"Link: {view.link}" if view.link else _unlinked(view.raw_link)]
@@ -323,6 +427,10 @@ def _render_html(view: _View, matches: Sequence[str]) -> str:
         f'<h2 dir="auto" style="font-size: 1.2em; margin: 0.4em 0">{headline}</h2>',
         f"<p>Source: {escape(view.source)}<br/>Published: {escape(view.when)}</p>",
     ]
+    if view.update:
+        parts.append(f"<p><em>{escape(UPDATE_NOTE)}</em></p>")
+    if view.also_reported:
+        parts.append(f"<p>Also reported by: {_sources_html(view.also_reported)}</p>")
     if view.summary:
         parts.append(f'<p dir="auto">{_html_marked(view.summary, view.summary_marks)}</p>')
     parts.append("<p>Matched:</p>")
@@ -345,6 +453,10 @@ def _render_markdown(view: _View, matches: Sequence[str]) -> str:
         f"*{headline}*",
         f"Source: {_slack_escape(view.source)} · {_slack_escape(view.when)}",
     ]
+    if view.update:
+        lines.append(f"_{_slack_escape(UPDATE_NOTE)}_")
+    if view.also_reported:
+        lines.append(f"Also reported by: {_sources_slack(view.also_reported)}")
     if view.summary:
         lines.append(f">{_slack_escape(view.summary)}")
     lines.append("Matched:")
@@ -353,4 +465,309 @@ def _render_markdown(view: _View, matches: Sequence[str]) -> str:
         lines.append(f"<{_slack_url(view.link)}>")
     elif view.raw_link:
         lines.append(f"Link (not a web link, not opened): {_slack_escape(view.raw_link)}")
+    return "\n".join(lines) + "\n"
+
+
+# --- other reports of a story ------------------------------------------------------------------------------
+
+
+def _other_reports(reports: Iterable[StoryReport], exclude: set[str]) -> tuple[tuple[str, str | None], ...]:
+    """(source, safe link) per other outlet, once each, without the sources in `exclude`."""
+    seen = set(exclude)
+    out: list[tuple[str, str | None]] = []
+    for report in reports:
+        source = _clean(html_to_text(report.source)) or "unknown feed"
+        if source in seen:
+            continue
+        seen.add(source)
+        out.append((source, safe_link(report.link)))
+    return tuple(out)
+
+
+def _more(reports: Sequence[tuple[str, str | None]]) -> str:
+    return f" and {len(reports) - SOURCES_SHOWN} more" if len(reports) > SOURCES_SHOWN else ""
+
+
+def _sources_text(reports: Sequence[tuple[str, str | None]]) -> str:
+    return ", ".join(source for source, _ in reports[:SOURCES_SHOWN]) + _more(reports)
+
+
+def _sources_html(reports: Sequence[tuple[str, str | None]]) -> str:
+    shown = [
+        f'<a href="{escape(link, quote=True)}">{escape(source)}</a>' if link else escape(source)
+        for source, link in reports[:SOURCES_SHOWN]
+    ]
+    return ", ".join(shown) + escape(_more(reports))
+
+
+def _sources_slack(reports: Sequence[tuple[str, str | None]]) -> str:
+    shown = [
+        f"<{_slack_url(link)}|{_slack_escape(source)}>" if link else _slack_escape(source)
+        for source, link in reports[:SOURCES_SHOWN]
+    ]
+    return ", ".join(shown) + _more(reports)
+
+
+# --- user templates ------------------------------------------------------------------------------------------
+
+
+def _subject(text: str) -> str:
+    """A filled subject template made safe for a mail header: one line, no controls, at most 250 chars."""
+    return cut_at_word(_clean(text), TITLE_MAX) or "(no subject)"
+
+
+def _escaper(form: str) -> Callable[[str], str]:
+    if form == "html":
+        return escape
+    if form == "slack":
+        return _slack_escape
+    return lambda text: text
+
+
+def _alert_values(alert_id: int, subject: str, view: _View, matches: Sequence[str], form: str) -> dict[str, str]:
+    """Template values of one alert, escaped for `form` ("text", "html" or "slack")."""
+    esc = _escaper(form)
+    if form == "html":
+        headline = _html_marked(view.headline, view.headline_marks)
+        if view.link:
+            headline = f'<a href="{escape(view.link, quote=True)}">{headline}</a>'
+        summary = _html_marked(view.summary, view.summary_marks)
+        matched = "<ul>" + "".join(f"<li>{escape(line)}</li>" for line in matches) + "</ul>"
+        also = _sources_html(view.also_reported)
+    elif form == "slack":
+        headline = _slack_escape(view.headline)
+        if view.link:
+            headline = f"<{_slack_url(view.link)}|{headline}>"
+        summary = _slack_escape(view.summary)
+        matched = "\n".join(f"• {_slack_escape(line)}" for line in matches)
+        also = _sources_slack(view.also_reported)
+    else:
+        headline, summary = view.headline, view.summary
+        matched = "\n".join(f"  - {line}" for line in matches)
+        also = _sources_text(view.also_reported)
+    link = view.link or ""
+    return {
+        "subject": esc(subject),
+        "severity": esc(view.severity),
+        "rule": esc(view.rule),
+        "alert_id": str(alert_id),
+        "headline": headline,
+        "title": esc(view.headline),
+        "link": _slack_url(link) if form == "slack" else esc(link),
+        "source": esc(view.source),
+        "published": esc(view.when),
+        "summary": summary,
+        "matched": matched,
+        "also_reported": also,
+        "update": esc(UPDATE_NOTE) if view.update else "",
+    }
+
+
+def _digest_values(view: _DigestView, form: str) -> dict[str, str]:
+    """Template values of a digest, escaped for `form`; `items` is the built-in list of its alerts."""
+    esc = _escaper(form)
+    if form == "html":
+        notices = "".join(f"<p>{escape(line)}</p>" for line in view.notices)
+        items = "\n".join(_digest_html_groups(view))
+    elif form == "slack":
+        notices = "\n".join(f"_{_slack_escape(line)}_" for line in view.notices)
+        items = "\n".join(_digest_markdown_groups(view))
+    else:
+        notices = "\n".join(view.notices)
+        items = "\n".join(_digest_text_groups(view))
+    return {
+        "subject": esc(view.subject),
+        "severity": esc(view.severity),
+        "count": esc(view.count),
+        "rules": esc(", ".join(view.rules)),
+        "period": esc(view.period),
+        "notices": notices,
+        "items": items,
+    }
+
+
+# --- digests -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _DigestEntry:
+    """One story of a rule in a digest: its first alert, later alerts (updates), other outlets."""
+
+    lead: _View
+    updates: tuple[_View, ...]
+    matched: tuple[str, ...]
+    also_reported: tuple[tuple[str, str | None], ...]
+
+
+@dataclass(frozen=True)
+class _DigestGroup:
+    """The alerts of one rule in a digest."""
+
+    rule: str
+    severity: str
+    count: int
+    entries: tuple[_DigestEntry, ...]
+
+
+@dataclass(frozen=True)
+class _DigestView:
+    subject: str
+    severity: str
+    count: str  # "3 alerts"
+    rules: tuple[str, ...]
+    period: str  # "2026-11-24 19:05 UTC to 2026-11-24 20:10 UTC", "" when unknown
+    notices: tuple[str, ...]
+    groups: tuple[_DigestGroup, ...]
+
+
+def _digest_view_of(alert: Alert, tz: tzinfo) -> _View:
+    plain_title = html_to_text(alert.title)
+    headline = _clean(plain_title) or "(no title)"
+    plain_summary = html_to_text(alert.summary)
+    summary = cut_at_word(_clean(plain_summary), DIGEST_SUMMARY_MAX)
+    return _View(
+        headline,
+        _ranges_for(alert.hits, "title", plain_title, headline),
+        summary,
+        _ranges_for(alert.hits, "summary", plain_summary, summary),
+        safe_link(alert.link),
+        cut_at_word(_clean(alert.link), LINK_TEXT_MAX),
+        _clean(html_to_text(alert.feed_name)) or "unknown feed",
+        format_time(alert.published, tz),
+        _clean(alert.rule),
+        _clean(alert.severity),
+        update=alert.update,
+    )
+
+
+def _digest_groups(alerts: Sequence[Alert], tz: tzinfo) -> tuple[_DigestGroup, ...]:
+    """Alerts grouped by rule (most severe, then most alerts, then name) and by story inside a rule."""
+    by_rule: dict[str, list[Alert]] = {}
+    for alert in sorted(alerts, key=lambda a: (a.created_at or datetime.min.replace(tzinfo=UTC), a.alert_id)):
+        by_rule.setdefault(alert.rule, []).append(alert)
+    groups = []
+    for rule, members in by_rule.items():
+        stories: dict[object, list[Alert]] = {}
+        for alert in members:
+            key: object = alert.story_id if alert.story_id is not None else ("alert", alert.alert_id)
+            stories.setdefault(key, []).append(alert)
+        entries = []
+        for story in stories.values():
+            views = [_digest_view_of(alert, tz) for alert in story]
+            sources = {view.source for view in views}
+            reports = [report for alert in story for report in alert.also_reported]
+            matched = tuple(dict.fromkeys(_clean(text) for alert in story for text in alert.matched if _clean(text)))
+            entries.append(_DigestEntry(views[0], tuple(views[1:]), matched[:6], _other_reports(reports, sources)))
+        severity = max((alert.severity for alert in members), key=severity_rank)
+        groups.append(_DigestGroup(_clean(rule), _clean(severity), len(members), tuple(entries)))
+    groups.sort(key=lambda group: (-severity_rank(group.severity), -group.count, group.rule))
+    return tuple(groups)
+
+
+def _plural(count: int) -> str:
+    return f"{count} alert{'s' if count != 1 else ''}"
+
+
+def _digest_text_groups(view: _DigestView) -> list[str]:
+    lines: list[str] = []
+    for group in view.groups:
+        lines += ["", f"== {group.rule} (severity {group.severity}): {_plural(group.count)} =="]
+        for entry in group.entries:
+            lead = entry.lead
+            lines += ["", f"* {lead.headline}", f"  {lead.source} · {lead.when}"]
+            if entry.matched:
+                lines.append(
+                    "  Matched: " + ", ".join(f'"{cut_at_word(text, MATCH_TEXT_MAX)}"' for text in entry.matched)
+                )
+            if entry.also_reported:
+                lines.append(f"  Also reported by: {_sources_text(entry.also_reported)}")
+            for update in entry.updates:
+                lines.append(f"  Update: {update.headline} ({update.source} · {update.when})")
+            if lead.summary:
+                lines.append(f"  {lead.summary}")
+            lines.append(f"  {lead.link}" if lead.link else f"  {_unlinked(lead.raw_link)}")
+    return lines
+
+
+def _digest_text(view: _DigestView) -> str:
+    lines = [view.subject, *view.notices]
+    if view.period:
+        lines.append(f"Alerts raised {view.period}.")
+    return "\n".join(lines + _digest_text_groups(view)) + "\n"
+
+
+def _digest_html_groups(view: _DigestView) -> list[str]:
+    parts: list[str] = []
+    for group in view.groups:
+        parts.append(
+            f'<h2 style="font-size: 1.1em; margin: 0.8em 0 0.2em">{escape(group.rule)} '
+            f"(severity {escape(group.severity)}): {_plural(group.count)}</h2>"
+        )
+        items = []
+        for entry in group.entries:
+            lead = entry.lead
+            headline = _html_marked(lead.headline, lead.headline_marks)
+            if lead.link:
+                headline = f'<a href="{escape(lead.link, quote=True)}">{headline}</a>'
+            lines = [f"<strong>{headline}</strong>", f"{escape(lead.source)} · {escape(lead.when)}"]
+            if entry.matched:
+                lines.append("Matched: " + escape(", ".join(cut_at_word(t, MATCH_TEXT_MAX) for t in entry.matched)))
+            if entry.also_reported:
+                lines.append(f"Also reported by: {_sources_html(entry.also_reported)}")
+            for update in entry.updates:
+                title = escape(update.headline)
+                if update.link:
+                    title = f'<a href="{escape(update.link, quote=True)}">{title}</a>'
+                lines.append(f"Update: {title} ({escape(update.source)} · {escape(update.when)})")
+            if lead.summary:
+                lines.append(_html_marked(lead.summary, lead.summary_marks))
+            if not lead.link and lead.raw_link:
+                lines.append(escape(_unlinked(lead.raw_link)))
+            items.append(f'<li dir="auto" style="margin-bottom: 0.6em">{"<br/>".join(lines)}</li>')
+        parts.append("<ul>" + "".join(items) + "</ul>")
+    return parts
+
+
+def _digest_html(view: _DigestView) -> str:
+    parts = [
+        '<div style="font-family: sans-serif; line-height: 1.4">',
+        f"<p><strong>[{escape(view.severity)}] Digest</strong>: {escape(view.count)}, "
+        f"{len(view.rules)} rule{'s' if len(view.rules) != 1 else ''}</p>",
+    ]
+    parts.extend(f"<p>{escape(line)}</p>" for line in view.notices)
+    if view.period:
+        parts.append(f"<p>Alerts raised {escape(view.period)}.</p>")
+    parts.extend(_digest_html_groups(view))
+    parts.append("</div>")
+    return "\n".join(parts) + "\n"
+
+
+def _digest_markdown_groups(view: _DigestView) -> list[str]:
+    lines: list[str] = []
+    for group in view.groups:
+        lines.append(
+            f"*{_slack_escape(group.rule)}* (severity {_slack_escape(group.severity)}): {_plural(group.count)}"
+        )
+        for entry in group.entries:
+            lead = entry.lead
+            headline = _slack_escape(lead.headline)
+            if lead.link:
+                headline = f"<{_slack_url(lead.link)}|{headline}>"
+            lines.append(f"• *{headline}* · {_slack_escape(lead.source)} · {_slack_escape(lead.when)}")
+            if entry.also_reported:
+                lines.append(f"   Also reported by: {_sources_slack(entry.also_reported)}")
+            for update in entry.updates:
+                title = _slack_escape(update.headline)
+                if update.link:
+                    title = f"<{_slack_url(update.link)}|{title}>"
+                lines.append(f"   Update: {title} ({_slack_escape(update.source)})")
+    return lines
+
+
+def _digest_markdown(view: _DigestView) -> str:
+    lines = [f"*[{_slack_escape(view.severity)}] Digest: {_slack_escape(view.count)}*"]
+    lines.extend(f"_{_slack_escape(line)}_" for line in view.notices)
+    if view.period:
+        lines.append(f"Alerts raised {_slack_escape(view.period)}.")
+    lines.extend(_digest_markdown_groups(view))
     return "\n".join(lines) + "\n"

@@ -1,36 +1,47 @@
 """The daemon: APScheduler runs one job per feed, a delivery loop sends alerts, signals stop and reload it.
 
-`run_once` polls every feed once and delivers (cron-style); `Daemon` runs until SIGTERM/SIGINT, reloads
-configuration and rules on SIGHUP (keeping the last good set when the new one is invalid) and tells systemd
-where it stands through $NOTIFY_SOCKET. All decisions live in pipeline.py and schedule.py; this module only
-wires the I/O objects together.
+`run_once` polls every feed once and delivers (cron-style). `Daemon` runs until SIGTERM/SIGINT and:
+- reloads configuration, feeds, targets and rules on SIGHUP and when the config file or a rule file changes on
+  disk (watch.py); a reload that fails validation keeps the last good set running and reports why (log,
+  systemd STATUS, the database row `monitor status` reads); polls and deliveries in flight finish with the set
+  they started with;
+- writes a heartbeat row into the database (store.daemon_*), serves optional /metrics and /healthz (health.py);
+- speaks systemd's notify protocol: READY=1, STATUS=..., WATCHDOG=1 at half of $WATCHDOG_USEC, RELOADING=1,
+  STOPPING=1;
+- stops gracefully: no new polls, in-flight polls and the delivery round under way get `stop_timeout` seconds
+  (a second signal abandons them at once), the database is closed, exit code 0.
+All decisions live in pipeline.py and schedule.py; this module only wires the I/O objects together.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import random
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from monitor import log
+from monitor import log, watch
 from monitor.config import Settings, load_settings
-from monitor.errors import MonitorError
-from monitor.fetch import Fetcher
-from monitor.model import FeedConfig
+from monitor.errors import ConfigError, MonitorError, StoreError
+from monitor.fetch import Fetcher, redact_url
+from monitor.health import HealthServer, Metrics, StoreFigures, liveness, render_metrics
+from monitor.model import FeedConfig, FeedState
 from monitor.notify import Notifier
 from monitor.pipeline import (
     Clock,
     DeliveryReport,
+    ParsePool,
     PollOutcome,
     Runtime,
     build_runtime,
@@ -42,11 +53,13 @@ from monitor.store import Store
 
 logger = log.get("service")
 
-STOP_DEADLINE = 20.0
-"""Seconds a stop waits for in-flight polls and deliveries before abandoning them."""
-
 DELIVERY_PERIOD = 30.0
 """Seconds between delivery rounds when no poll has queued anything (retries come due on this beat)."""
+
+FIRST_POLL_SPREAD = 0.2
+"""Seconds between the first polls of consecutive feeds at start, so a restart does not hit every server at once."""
+
+HEALTHY_STATUSES = frozenset({"ok", "not_modified", "unchanged"})
 
 
 def utc_now() -> datetime:
@@ -55,7 +68,7 @@ def utc_now() -> datetime:
 
 
 def notify_systemd(message: str) -> None:
-    """Send a sd_notify datagram (READY=1, STATUS=..., STOPPING=1) when run under systemd; else nothing."""
+    """Send a sd_notify datagram (READY=1, STATUS=..., WATCHDOG=1, STOPPING=1) when run under systemd; else nothing."""
     address = os.environ.get("NOTIFY_SOCKET")
     if not address:
         return
@@ -67,6 +80,15 @@ def notify_systemd(message: str) -> None:
             sock.sendall(message.encode())
     except OSError as error:
         log.event(logger, logging.WARNING, "systemd_notify_failed", error=error.strerror or str(error))
+
+
+def watchdog_period() -> float | None:
+    """Seconds between WATCHDOG=1 pings: half of $WATCHDOG_USEC, when systemd asks this process for them."""
+    usec = os.environ.get("WATCHDOG_USEC", "")
+    pid = os.environ.get("WATCHDOG_PID", "")
+    if not usec.isdigit() or int(usec) == 0 or (pid.isdigit() and int(pid) != os.getpid()):
+        return None
+    return int(usec) / 2_000_000
 
 
 @dataclass(frozen=True)
@@ -87,37 +109,47 @@ async def run_once(
 ) -> OnceReport:
     """Poll every feed once, deliver everything queued (retries included) and return what happened.
 
-    Alerts are delivered as soon as the poll that raised them ends, so a slow feed delays nobody's alerts.
-    Deliveries queued by earlier runs are retried first, whatever their back-off. Feeds in back-off after
-    errors are skipped unless `force`.
+    Feeds in back-off after errors are skipped unless `force`.
     """
     store = Store.open(settings.database)
     fetcher = Fetcher(settings.fetch)
+    parser = ParsePool.for_feeds(len(settings.feeds))
     try:
         runtime = build_runtime(settings, clock())
         store.sync_feeds(settings.feeds, clock())
-        notifier = notifier or Notifier(settings.targets)
-        delivery = await deliver_pending(
-            store=store, notifier=notifier, runtime=runtime, clock=clock, ignore_backoff=True
-        )
-        alerts_waiting = asyncio.Event()
-        polling_finished = False
-
-        async def deliver_as_alerts_arrive() -> None:
-            while True:
-                await alerts_waiting.wait()
-                alerts_waiting.clear()
-                delivery.absorb(await deliver_pending(store=store, notifier=notifier, runtime=runtime, clock=clock))
-                if polling_finished and not alerts_waiting.is_set():
-                    return
+        sender = notifier or Notifier(settings.targets)
+        delivery = DeliveryReport()
+        alerts_queued = asyncio.Event()
+        polling_done = asyncio.Event()
 
         def polled(outcome: PollOutcome) -> None:
             if outcome.alerts:
-                alerts_waiting.set()
+                alerts_queued.set()
             if on_done is not None:
                 on_done(outcome)
 
-        deliverer = asyncio.ensure_future(deliver_as_alerts_arrive())
+        async def deliver_while_polling() -> None:
+            # A feed's alerts go out as soon as it is polled: a slow feed never delays another feed's alert.
+            while True:
+                await alerts_queued.wait()
+                alerts_queued.clear()
+                if polling_done.is_set():
+                    return
+                delivery.absorb(await deliver_round())
+
+        async def deliver_round() -> DeliveryReport:
+            # Queued retries go too (run --once ignores back-off), but a target that failed once in this run
+            # is not tried again in it.
+            return await deliver_pending(
+                store=store,
+                notifier=sender,
+                runtime=runtime,
+                clock=clock,
+                ignore_backoff=True,
+                skip_targets=frozenset(delivery.failing_targets),
+            )
+
+        early = asyncio.ensure_future(deliver_while_polling())
         try:
             outcomes = await poll_all(
                 settings.feeds,
@@ -128,13 +160,17 @@ async def run_once(
                 honour_interval=False,
                 force=force,
                 on_done=polled,
+                parser=parser,
             )
         finally:
-            polling_finished = True
-            alerts_waiting.set()
-            await deliverer
+            polling_done.set()
+            alerts_queued.set()
+            await early  # a round under way finishes; none starts
+        delivery.absorb(await deliver_round())
         return OnceReport(outcomes, delivery)
     finally:
+        if parser is not None:
+            parser.close()
         await fetcher.aclose()
         store.close()
 
@@ -148,68 +184,142 @@ class Daemon:
         self.clock = clock
         self.rng = random.Random()
         self.stopping = asyncio.Event()
+        self.abandon = asyncio.Event()  # a second stop signal: do not wait for in-flight work
         self.deliveries_due = asyncio.Event()
         self.in_flight: set[asyncio.Task[object]] = set()
         self.store: Store | None = None
         self.fetcher: Fetcher | None = None
+        self.retired_fetchers: list[Fetcher] = []
         self.notifier: Notifier | None = None
         self.runtime: Runtime | None = None
         self.scheduler: AsyncIOScheduler | None = None
+        self.health_server: HealthServer | None = None
         self.reload_error: str | None = None
+        self.reload_lock = asyncio.Lock()
+        self.watch_baseline: watch.Snapshot = {}
+        self.metrics = Metrics(started_at=clock())
+        self.polls = 0
+        self.last_poll_at: datetime | None = None
+        self.last_heartbeat_ok: datetime | None = None
+        self.feed_health: dict[str, str] = {}  # feed URL -> status of its last poll
+        self.status_line = ""
+
+    # -- start and serve ---------------------------------------------------------------------------------------
 
     async def run(self) -> int:
         """Start, serve until a stop signal, stop gracefully; 0 on a clean stop."""
         loop = asyncio.get_running_loop()
         now = self.clock()
         self.runtime = build_runtime(self.settings, now)
-        self.store = Store.open(self.settings.database)
-        self.store.sync_feeds(self.settings.feeds, now)
-        self.fetcher = Fetcher(self.settings.fetch)
         self.notifier = Notifier(self.settings.targets)
+        self.store = Store.open(self.settings.database)
+        try:
+            self._refuse_second_daemon(self.store, now)
+            states = self.store.sync_feeds(self.settings.feeds, now)
+            self.store.daemon_started(
+                pid=os.getpid(),
+                hostname=socket.gethostname(),
+                now=now,
+                heartbeat_every=self.settings.daemon.heartbeat,
+                config=str(self.config_path.resolve()),
+                feeds=len(self.settings.feeds),
+                rules=len(self.runtime.ruleset.rules),
+            )
+            await self._start_health(self.settings.daemon.health_listen, startup=True)
+        except BaseException:
+            with contextlib.suppress(Exception):  # our daemon row must not claim a daemon that never ran
+                mine = self.store.daemon_status()
+                if mine is not None and mine.pid == os.getpid():
+                    self.store.daemon_update(now, stopped_at=now)
+            self.store.close()
+            raise
+        self.last_heartbeat_ok = now
+        self.fetcher = Fetcher(self.settings.fetch)
         self.scheduler = AsyncIOScheduler(
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
         )
-        self._schedule_feeds(self.settings.feeds, first=True)
+        self._schedule_feeds(self.settings.feeds, states)
         self.scheduler.start()
         for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, self.stopping.set)
-        loop.add_signal_handler(signal.SIGHUP, lambda: self._track(asyncio.ensure_future(self.reload())))
+            loop.add_signal_handler(signum, self._on_stop_signal)
+        loop.add_signal_handler(signal.SIGHUP, lambda: self._track(asyncio.ensure_future(self.reload("sighup"))))
+        self.watch_baseline = watch.snapshot(self.config_path, self.settings.rules_dir)
+        self.deliveries_due.set()  # deliveries left queued by a crash or a stop go out now, not in 30 s
         delivery_task = asyncio.ensure_future(self._delivery_loop())
+        helpers = [asyncio.ensure_future(self._heartbeat_loop()), asyncio.ensure_future(self._watch_loop())]
+        period = watchdog_period()
+        if period is not None:
+            helpers.append(asyncio.ensure_future(self._watchdog_loop(period)))
         log.event(
             logger,
             logging.INFO,
             "started",
+            pid=os.getpid(),
             feeds=len(self.settings.feeds),
             rules=len(self.runtime.ruleset.rules),
             targets=",".join(self.runtime.target_names),
             database=self.settings.database,
+            health=self.health_server.address if self.health_server else None,
+            watchdog=f"{period:g}s" if period else None,
         )
-        notify_systemd(f"READY=1\nSTATUS=watching {len(self.settings.feeds)} feeds")
+        self.status_line = self._status()
+        notify_systemd(f"READY=1\nSTATUS={self.status_line}")
         await self.stopping.wait()
-        await self._stop(delivery_task)
+        await self._stop(delivery_task, helpers)
         return 0
 
-    def _schedule_feeds(self, feeds: tuple[FeedConfig, ...], *, first: bool) -> None:
+    def _refuse_second_daemon(self, store: Store, now: datetime) -> None:
+        """Two daemons on one database would poll and deliver everything twice: refuse to be the second."""
+        status = store.daemon_status()
+        if status is None or status.pid == os.getpid():
+            return
+        alive, why = liveness(status, now)
+        if alive:
+            raise StoreError(
+                f"another monitor daemon is running on this database ({why})",
+                location=str(self.settings.database),
+                hint="stop it first (systemctl stop monitor), or give this one another `database`",
+            )
+
+    def _on_stop_signal(self) -> None:
+        if self.stopping.is_set():
+            log.event(logger, logging.WARNING, "stop_forced", in_flight=len(self.in_flight))
+            self.abandon.set()
+        self.stopping.set()
+
+    def _schedule_feeds(self, feeds: Sequence[FeedConfig], states: Sequence[FeedState]) -> None:
+        """Make the scheduler's jobs follow the feeds: add new ones, drop removed ones, update changed ones.
+
+        A job's timing is left alone unless its feed's interval or the jitter changed, so reloads (which can
+        be frequent with the file watcher) never postpone polls. A new job first runs at the feed's stored
+        next check when that is later than now (a restart does not re-poll what was just polled).
+        """
         assert self.scheduler is not None
         wanted = {feed.url: feed for feed in feeds if feed.enabled}
+        next_check = {state.config_url: state.next_check for state in states}
         for job in self.scheduler.get_jobs():
             if job.id not in wanted:
                 job.remove()
         now = self.clock()
+        jitter = self.settings.jitter or None
         for index, feed in enumerate(wanted.values()):
             existing = self.scheduler.get_job(feed.url)
-            if existing is not None and not first:
-                existing.modify(args=(feed,))
-                existing.reschedule("interval", seconds=feed.interval, jitter=self.settings.jitter)
+            if existing is not None:
+                existing.modify(args=(feed,), name=feed.name)
+                trigger = existing.trigger
+                if trigger.interval.total_seconds() != feed.interval or trigger.jitter != jitter:
+                    existing.reschedule("interval", seconds=feed.interval, jitter=jitter)
                 continue
-            # Spread the first polls over a few seconds so a restart does not hit every server at once.
-            start = now + timedelta(seconds=min(index * 0.2, 30.0))
+            start = now + timedelta(seconds=min(index * FIRST_POLL_SPREAD, 30.0))
+            stored = next_check.get(feed.url)
+            if stored is not None and stored > start:
+                start = stored
             self.scheduler.add_job(
                 self._poll_job,
                 "interval",
                 seconds=feed.interval,
-                jitter=self.settings.jitter,
+                jitter=jitter,
                 id=feed.url,
                 name=feed.name,
                 args=(feed,),
@@ -228,19 +338,33 @@ class Daemon:
             self._track(task)
         if self.stopping.is_set():
             return
-        assert self.store is not None
-        assert self.fetcher is not None
-        assert self.runtime is not None
+        # The objects of the moment: a reload during this poll swaps them for later polls, not for this one.
+        store, fetcher, runtime = self.store, self.fetcher, self.runtime
+        assert store is not None
+        assert fetcher is not None
+        assert runtime is not None
+        url = redact_url(feed.url)
         try:
             outcome = await poll_feed(
-                feed, store=self.store, fetcher=self.fetcher, runtime=self.runtime, clock=self.clock
+                feed, store=store, fetcher=fetcher, runtime=runtime, clock=self.clock, honour_interval=False
             )
+        except asyncio.CancelledError:
+            # Only a stop cancels a poll (after its deadline): say so and end the job quietly.
+            log.event(logger, logging.WARNING, "poll_abandoned", feed=feed.name, url=url)
+            return
         except MonitorError as error:
-            log.event(logger, logging.ERROR, "poll_failed", feed=feed.name, error=error.one_line())
+            log.event(logger, logging.ERROR, "poll_failed", feed=feed.name, url=url, error=error.one_line())
+            self.metrics.record_poll("error", 0, 0, "internal")
             return
         except Exception as error:  # a bug must not kill the scheduler's other jobs
-            logger.exception(log.format_fields("poll_crashed", {"feed": feed.name, "error": repr(error)}))
+            logger.exception(log.format_fields("poll_crashed", {"feed": feed.name, "url": url, "error": repr(error)}))
+            self.metrics.record_poll("error", 0, 0, "internal")
             return
+        self.metrics.record_poll(outcome.status, outcome.new_entries, outcome.alerts, outcome.error_kind)
+        if outcome.status in HEALTHY_STATUSES or outcome.status == "error":
+            self.feed_health[feed.url] = outcome.status
+        self.polls += 1
+        self.last_poll_at = self.clock()
         if outcome.alerts:
             self.deliveries_due.set()
 
@@ -255,48 +379,239 @@ class Daemon:
             assert self.notifier is not None
             assert self.runtime is not None
             try:
-                await deliver_pending(
+                report = await deliver_pending(
                     store=self.store, notifier=self.notifier, runtime=self.runtime, clock=self.clock, rng=self.rng
                 )
             except MonitorError as error:
                 log.event(logger, logging.ERROR, "delivery_failed", error=error.one_line())
+                continue
+            self.metrics.record_delivery(report.sent, report.failed, report.dead)
 
-    async def reload(self) -> bool:
-        """Re-read configuration and rules; on any error keep the running set and report it."""
-        try:
-            settings = load_settings(self.config_path)
-            runtime = build_runtime(settings, self.clock())
-        except MonitorError as error:
-            self.reload_error = error.one_line()
-            log.event(logger, logging.ERROR, "reload_failed", error=self.reload_error, kept="previous rules")
-            notify_systemd(f"STATUS=reload failed, running previous configuration: {self.reload_error}")
-            return False
+    # -- liveness: heartbeat, systemd watchdog and status, health endpoint ---------------------------------
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, but wake up at once when the daemon stops."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
+
+    async def _heartbeat_loop(self) -> None:
+        while not self.stopping.is_set():
+            await self._sleep(self.settings.daemon.heartbeat)
+            if self.stopping.is_set():
+                return
+            self._heartbeat()
+
+    def _heartbeat(self) -> None:
+        """Write the heartbeat row; tell systemd the status line when it changed."""
         assert self.store is not None
-        self.store.sync_feeds(settings.feeds, self.clock())
-        if settings.targets != self.settings.targets:
-            self.notifier = Notifier(settings.targets)
-        self.settings, self.runtime, self.reload_error = settings, runtime, None
-        self._schedule_feeds(settings.feeds, first=False)
-        log.event(logger, logging.INFO, "reloaded", feeds=len(settings.feeds), rules=len(runtime.ruleset.rules))
-        notify_systemd(f"STATUS=reloaded: watching {len(settings.feeds)} feeds")
-        return True
+        now = self.clock()
+        try:
+            self.store.daemon_update(now, polls=self.polls, last_poll_at=self.last_poll_at)
+            self.last_heartbeat_ok = now
+        except MonitorError as error:
+            log.event(logger, logging.ERROR, "heartbeat_failed", error=error.one_line())
+        line = self._status()
+        if line != self.status_line:
+            self.status_line = line
+            notify_systemd(f"STATUS={line}")
 
-    async def _stop(self, delivery_task: asyncio.Task[None]) -> None:
+    def _status(self) -> str:
+        """One line for `systemctl status`: feeds, failing feeds, rules, and a failed reload if any."""
+        assert self.runtime is not None
+        failing = sum(1 for url, status in self.feed_health.items() if status == "error" and self._configured(url))
+        rules = len(self.runtime.ruleset.rules)
+        line = f"watching {len(self.settings.feeds)} feeds ({failing} failing) with {rules} rules"
+        if self.last_poll_at is not None:
+            line += f"; last poll {self.last_poll_at.astimezone(UTC):%H:%M:%S} UTC"
+        if self.reload_error:
+            line += f"; RELOAD FAILED, running the previous configuration: {self.reload_error}"
+        return line
+
+    def _configured(self, url: str) -> bool:
+        return any(feed.url == url for feed in self.settings.feeds)
+
+    async def _watchdog_loop(self, period: float) -> None:
+        """WATCHDOG=1 every `period` seconds for as long as the event loop runs (a hung loop stops the pings)."""
+        while True:
+            notify_systemd("WATCHDOG=1")
+            await asyncio.sleep(period)
+
+    def health(self) -> tuple[bool, str]:
+        """/healthz: healthy while the heartbeat reaches the database and the daemon is not stopping."""
+        if self.stopping.is_set():
+            return False, "stopping"
+        now = self.clock()
+        last = self.last_heartbeat_ok
+        limit = 3 * self.settings.daemon.heartbeat + 5
+        if last is None or (now - last).total_seconds() > limit:
+            return False, "the heartbeat cannot be written to the database"
+        if self.reload_error:
+            return True, f"running; the last reload failed: {self.reload_error}"
+        return True, "running"
+
+    def metrics_text(self) -> str:
+        """/metrics: Prometheus text of this process's counters and the database's figures."""
+        assert self.store is not None
+        assert self.runtime is not None
+        return render_metrics(
+            self.metrics,
+            StoreFigures.read(self.store),
+            rules=len(self.runtime.ruleset.rules),
+            rules_loaded_at=self.runtime.loaded_at,
+            reload_ok=self.reload_error is None,
+        )
+
+    async def _start_health(self, listen: tuple[str, int] | None, *, startup: bool) -> None:
+        """Start (or move, or stop) the HTTP endpoint; at start a failure is fatal, on reload it is reported."""
+        current = self.health_server
+        if current is not None:
+            await current.close()
+            self.health_server = None
+        address = None
+        if listen is not None:
+            server = HealthServer(self.metrics_text, self.health)
+            try:
+                address = await server.start(*listen)
+            except OSError as error:
+                message = f"health.listen: cannot listen on {listen[0]}:{listen[1]}: {error.strerror or error}"
+                if startup:
+                    raise ConfigError(message, location=str(self.config_path)) from None
+                log.event(logger, logging.ERROR, "health_failed", error=message)
+            else:
+                self.health_server = server
+                log.event(logger, logging.INFO, "health_listening", address=address)
+        assert self.store is not None
+        with contextlib.suppress(MonitorError):
+            self.store.daemon_update(self.clock(), health=address)
+
+    # -- reload ------------------------------------------------------------------------------------------------
+
+    async def reload(self, trigger: str = "sighup", changed: Sequence[str] = ()) -> bool:
+        """Re-read configuration and rules; on any error keep the running set and report it.
+
+        Polls and deliveries in flight finish with the objects they started with; the next ones use the new
+        set. The database cannot be switched while running: a changed `database` is reported and ignored.
+        """
+        async with self.reload_lock:
+            notify_systemd("RELOADING=1")
+            now = self.clock()
+            files = ",".join(Path(path).name for path in changed) or None
+            try:
+                settings = load_settings(self.config_path)
+                runtime = build_runtime(settings, now)
+                notifier = Notifier(settings.targets) if settings.targets != self.settings.targets else self.notifier
+                assert self.store is not None
+                states = self.store.sync_feeds(settings.feeds, now)
+            except Exception as error:  # even a bug in a reload keeps the running set
+                if isinstance(error, MonitorError):
+                    self.reload_error = error.one_line()
+                else:
+                    logger.exception(log.format_fields("reload_crashed", {"error": repr(error)}))
+                    self.reload_error = f"internal error: {error!r} (please report it)"
+                self.metrics.reloads["failed"] += 1
+                log.event(logger, logging.ERROR, "reload_failed", trigger=trigger, files=files, error=self.reload_error)
+                self._record_reload(now, error=self.reload_error)
+                self.status_line = self._status()
+                notify_systemd(f"READY=1\nSTATUS={self.status_line}")
+                self.watch_baseline = watch.snapshot(self.config_path, self.settings.rules_dir)
+                return False
+            if settings.database.resolve() != self.settings.database.resolve():
+                log.event(
+                    logger,
+                    logging.WARNING,
+                    "reload_ignored_database",
+                    database=settings.database,
+                    running=self.settings.database,
+                    hint="restart the daemon to switch databases",
+                )
+                settings = dataclasses.replace(settings, database=self.settings.database)
+            if settings.fetch != self.settings.fetch:
+                assert self.fetcher is not None
+                self.retired_fetchers.append(self.fetcher)  # polls in flight still use it; closed at stop
+                self.fetcher = Fetcher(settings.fetch)
+            old_listen = self.settings.daemon.health_listen
+            self.settings, self.runtime, self.notifier, self.reload_error = settings, runtime, notifier, None
+            self._schedule_feeds(settings.feeds, states)
+            if settings.daemon.health_listen != old_listen:
+                await self._start_health(settings.daemon.health_listen, startup=False)
+            self.metrics.reloads["ok"] += 1
+            self._record_reload(now, error=None, rules=len(runtime.ruleset.rules), feeds=len(settings.feeds))
+            log.event(
+                logger,
+                logging.INFO,
+                "reloaded",
+                trigger=trigger,
+                files=files,
+                feeds=len(settings.feeds),
+                rules=len(runtime.ruleset.rules),
+                targets=",".join(runtime.target_names),
+            )
+            self.status_line = self._status()
+            notify_systemd(f"READY=1\nSTATUS={self.status_line}")
+            self.watch_baseline = watch.snapshot(self.config_path, settings.rules_dir)
+            return True
+
+    def _record_reload(self, now: datetime, *, error: str | None, rules: int = 0, feeds: int = 0) -> None:
+        assert self.store is not None
+        fields: dict[str, datetime | str | int | None] = {"last_reload_at": now, "last_reload_error": error}
+        if error is None:
+            fields.update(rules=rules, feeds=feeds, rules_loaded_at=now)
+        try:
+            self.store.daemon_update(now, **fields)
+        except MonitorError as failure:
+            log.event(logger, logging.ERROR, "heartbeat_failed", error=failure.one_line())
+
+    async def _watch_loop(self) -> None:
+        """Reload when the configuration file or a rule file changes (a stat poll every `[daemon] watch`)."""
+        while not self.stopping.is_set():
+            period = self.settings.daemon.watch
+            await self._sleep(period or 5.0)
+            if self.stopping.is_set() or not period:
+                continue
+            rules_dir = self.settings.rules_dir
+            current = watch.snapshot(self.config_path, rules_dir)
+            if current == self.watch_baseline:
+                continue
+            current = await watch.settled(self.config_path, rules_dir, current)
+            changed = watch.changed_paths(self.watch_baseline, current)
+            if self.stopping.is_set() or not changed:
+                continue
+            await self.reload("file", changed)
+
+    # -- stop --------------------------------------------------------------------------------------------------
+
+    async def _stop(self, delivery_task: asyncio.Task[None], helpers: list[asyncio.Task[None]]) -> None:
         """Pause the scheduler, let in-flight polls and deliveries finish within the deadline, close."""
         notify_systemd("STOPPING=1")
-        log.event(logger, logging.INFO, "stopping", in_flight=len(self.in_flight))
+        deadline = self.settings.daemon.stop_timeout
+        log.event(logger, logging.INFO, "stopping", in_flight=len(self.in_flight), deadline=f"{deadline:g}s")
         assert self.scheduler is not None
         assert self.store is not None
         assert self.fetcher is not None
         self.scheduler.pause()
         self.deliveries_due.set()
         pending = [task for task in self.in_flight if not task.done()] + [delivery_task]
-        _, not_done = await asyncio.wait(pending, timeout=STOP_DEADLINE)
+        everything: asyncio.Future[Any] = asyncio.gather(*pending, return_exceptions=True)
+        forced: asyncio.Future[Any] = asyncio.ensure_future(self.abandon.wait())
+        await asyncio.wait([everything, forced], timeout=deadline, return_when=asyncio.FIRST_COMPLETED)
+        forced.cancel()
+        not_done = [task for task in pending if not task.done()]
         for task in not_done:
             task.cancel()
         if not_done:
             await asyncio.wait(not_done, timeout=2.0)
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(everything, timeout=0.1)
         self.scheduler.shutdown(wait=False)
-        await self.fetcher.aclose()
+        if self.health_server is not None:
+            await self.health_server.close()
+        for helper in helpers:
+            helper.cancel()
+        await asyncio.gather(*helpers, return_exceptions=True)
+        for fetcher in (self.fetcher, *self.retired_fetchers):
+            await fetcher.aclose()
+        now = self.clock()
+        with contextlib.suppress(MonitorError):
+            self.store.daemon_update(now, stopped_at=now, polls=self.polls, last_poll_at=self.last_poll_at, health=None)
         self.store.close()
-        log.event(logger, logging.INFO, "stopped", abandoned=len(not_done))
+        log.event(logger, logging.INFO, "stopped", abandoned=len(not_done), polls=self.polls)

@@ -21,16 +21,18 @@ import sqlite3
 import textwrap
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from monitor.digest import RuleHistory
 from monitor.errors import StoreError
-from monitor.model import Alert, Entry, FeedConfig, FeedState, Hit, Match
+from monitor.model import Alert, Entry, FeedConfig, FeedState, Hit, Match, StoryReport
+from monitor.stories import Story, StoryKey, find_story, story_key
 
 BUSY_TIMEOUT = 30.0
 """Seconds a statement waits for another process's lock before failing with "database is locked"."""
@@ -146,6 +148,92 @@ def _initial_schema(db: sqlite_utils.Database) -> None:
         db.execute(textwrap.dedent(statement).strip())  # dedented, so `.schema` in the shell reads well
 
 
+@_migration("0002_stories_and_delivery_batches")
+def _stories_and_delivery_batches(db: sqlite_utils.Database) -> None:
+    """Stories (one alert per story and rule, "also reported by") and held deliveries (digests, quiet hours,
+    storm control)."""
+    statements = [
+        """
+        CREATE TABLE stories (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL,                      -- the first report's title
+            link TEXT NOT NULL DEFAULT '',            -- the first report's link
+            first_seen TEXT NOT NULL,                 -- later reports join within the story window from here
+            last_seen TEXT NOT NULL                   -- when the latest report joined
+        )
+        """,
+        "CREATE INDEX stories_by_first_seen ON stories (first_seen)",
+        "ALTER TABLE entries ADD COLUMN story_id INTEGER REFERENCES stories(id) ON DELETE SET NULL",
+        "CREATE INDEX entries_by_story ON entries (story_id)",
+        "ALTER TABLE alerts ADD COLUMN story_id INTEGER REFERENCES stories(id) ON DELETE SET NULL",
+        "CREATE INDEX alerts_by_story ON alerts (story_id)",
+        # NULL: sent on its own; else why it is held and sent in a digest, and until when
+        "ALTER TABLE deliveries ADD COLUMN batch TEXT CHECK (batch IN ('digest', 'quiet', 'storm'))",
+        "ALTER TABLE deliveries ADD COLUMN held_until TEXT",
+        "CREATE INDEX deliveries_by_target ON deliveries (target, status)",
+    ]
+    for statement in statements:
+        db.execute(textwrap.dedent(statement).strip())
+
+
+@_migration("0003_daemon_status_and_alert_search")
+def _daemon_status_and_alert_search(db: sqlite_utils.Database) -> None:
+    """The daemon's heartbeat row (`monitor status`) and a full-text index of alerts (`monitor alerts --search`).
+
+    The index is filled by a trigger in the transaction that inserts the alert, so it can never miss one; the
+    alerts raised before this migration are indexed here.
+    """
+    alert_text = """
+        SELECT alerts.id, matches.rule, feeds.name, entries.title, entries.summary,
+               (SELECT group_concat(json_extract(hit.value, '$.text'), ' ') FROM json_each(matches.hits) AS hit)
+        FROM alerts
+        JOIN matches ON matches.id = alerts.match_id
+        JOIN entries ON entries.id = matches.entry_row
+        JOIN feeds ON feeds.id = entries.feed_id
+    """
+    statements = [
+        """
+        CREATE TABLE daemon (
+            id INTEGER PRIMARY KEY CHECK (id = 1),    -- one row: the daemon that runs (or last ran) on this file
+            pid INTEGER NOT NULL,
+            hostname TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            heartbeat TEXT NOT NULL,                  -- refreshed every heartbeat_every seconds while running
+            heartbeat_every REAL NOT NULL,
+            stopped_at TEXT,                          -- set by a clean stop
+            config TEXT NOT NULL DEFAULT '',          -- the configuration file it runs
+            feeds INTEGER NOT NULL DEFAULT 0,         -- feeds configured
+            rules INTEGER NOT NULL DEFAULT 0,         -- rules loaded
+            rules_loaded_at TEXT,                     -- when the running rule set was loaded
+            last_reload_at TEXT,                      -- the last reload attempt (SIGHUP or a file change)
+            last_reload_error TEXT,                   -- why it failed; NULL when it succeeded
+            last_poll_at TEXT,                        -- when a feed poll last finished
+            polls INTEGER NOT NULL DEFAULT 0,         -- polls finished since start
+            health TEXT                               -- host:port of the HTTP health endpoint, if any
+        )
+        """,
+        """
+        CREATE VIRTUAL TABLE alert_search USING fts5(
+            rule, feed, title, summary, matched, tokenize = 'unicode61 remove_diacritics 2'
+        )
+        """,
+        f"""
+        CREATE TRIGGER alert_search_insert AFTER INSERT ON alerts BEGIN
+            INSERT INTO alert_search (rowid, rule, feed, title, summary, matched)
+            {alert_text} WHERE alerts.id = NEW.id;
+        END
+        """,
+        """
+        CREATE TRIGGER alert_search_delete AFTER DELETE ON alerts BEGIN
+            DELETE FROM alert_search WHERE rowid = OLD.id;
+        END
+        """,
+        f"INSERT INTO alert_search (rowid, rule, feed, title, summary, matched) {alert_text}",
+    ]
+    for statement in statements:
+        db.execute(textwrap.dedent(statement).strip())
+
+
 @dataclass(frozen=True)
 class NewEntry:
     """An entry to record, with the matches found in it."""
@@ -162,6 +250,15 @@ class RecordResult:
     entries: int  # entries actually inserted (already-seen ones skipped)
     alerts: int  # alert rows created
     deliveries: int  # delivery rows created
+    attached: int = 0  # matches that joined a story this rule already alerted on, without a new alert
+
+
+@dataclass(frozen=True)
+class StoryOptions:
+    """How `record_entries` groups reports into stories (monitor.stories)."""
+
+    window: float  # seconds after a story's first report during which later reports join it
+    updates: frozenset[str] = frozenset()  # rules whose later reports of a story alert again (updates = true)
 
 
 @dataclass(frozen=True)
@@ -172,6 +269,54 @@ class PendingDelivery:
     target: str
     attempts: int  # failed attempts so far
     alert: Alert
+    batch: str | None = None  # held for a digest: "digest", "quiet" or "storm" (monitor.digest)
+    held_until: datetime | None = None
+    queued_at: datetime | None = None  # when the delivery was queued (or re-queued by `alerts retry`)
+
+
+@dataclass(frozen=True)
+class DeadDelivery:
+    """A delivery given up after too many attempts or too long (`monitor alerts dead`)."""
+
+    delivery_id: int
+    target: str
+    attempts: int
+    last_error: str | None
+    last_attempt_at: datetime | None
+    queued_at: datetime | None
+    alert: Alert
+
+
+@dataclass(frozen=True)
+class DaemonStatus:
+    """The `daemon` row: what the running (or last) daemon on this database reported about itself."""
+
+    pid: int
+    hostname: str
+    started_at: datetime
+    heartbeat: datetime
+    heartbeat_every: float
+    stopped_at: datetime | None
+    config: str
+    feeds: int
+    rules: int
+    rules_loaded_at: datetime | None
+    last_reload_at: datetime | None
+    last_reload_error: str | None
+    last_poll_at: datetime | None
+    polls: int
+    health: str | None
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """An entry as stored, with the rules that matched it when it was first seen (what `replay` compares)."""
+
+    row: int  # entries.id
+    feed_name: str
+    entry: Entry
+    first_seen: datetime
+    matched: dict[str, bool]  # rule -> whether that match alerted
 
 
 class Store:
@@ -214,8 +359,7 @@ class Store:
                 unknown = store._unknown_migrations()
                 if unknown:
                     raise StoreError(
-                        "the database was written by a newer monitor"
-                        f" (unknown migrations: {', '.join(unknown)})",
+                        f"the database was written by a newer monitor (unknown migrations: {', '.join(unknown)})",
                         location=str(path),
                         hint="upgrade monitor, or point it at another database file",
                     )
@@ -251,9 +395,7 @@ class Store:
             return str(self.db.execute("PRAGMA journal_mode").fetchone()[0])
 
     def _unknown_migrations(self) -> list[str]:
-        return [
-            applied.name for applied in migrations.applied(self.db) if applied.name not in MIGRATION_NAMES
-        ]
+        return [applied.name for applied in migrations.applied(self.db) if applied.name not in MIGRATION_NAMES]
 
     # -- feeds -------------------------------------------------------------------------------------------
 
@@ -404,15 +546,21 @@ class Store:
         *,
         now: datetime,
         route: Callable[[Match], Sequence[str]],
+        stories: StoryOptions | None = None,
     ) -> RecordResult:
         """Store new entries with their matches and queue their alerts, all in ONE transaction.
 
         Entries already seen (as in `unseen`) are skipped with their matches. For an entry with
         `alert=True`, each match gets an alert row and, for each target name in `route(match)`, a pending
         delivery due at `now`. If anything fails, route() included, nothing is written.
+
+        With `stories`, an alerting entry first joins the open story it reports (monitor.stories.find_story)
+        or starts one; a match whose rule already alerted on that story raises no alert (the entry shows as
+        "also reported by"), unless the rule is in `stories.updates`.
         """
         stamp = _stamp(now)
-        entries = alerts = deliveries = 0
+        entries = alerts = deliveries = attached = 0
+        open_stories: list[Story] | None = None
         with self._failures("record entries"), self._write():
             batch = [item.entry for item in new]
             seen_ids, seen_links = self._stored_keys(feed_id, batch)
@@ -420,6 +568,11 @@ class Store:
                 item = new[position]
                 entry_row = self._insert_entry(feed_id, item.entry, stamp)
                 entries += 1
+                story_id = None
+                if stories is not None and item.alert and item.matches:
+                    if open_stories is None:
+                        open_stories = self._open_stories(now - timedelta(seconds=stories.window))
+                    story_id = self._join_story(entry_row, item.entry, stamp, open_stories)
                 for match in item.matches:
                     match_id = self._insert(
                         "INSERT INTO matches (entry_row, rule, severity, score, hits) VALUES (?, ?, ?, ?, ?)",
@@ -427,8 +580,17 @@ class Store:
                     )
                     if not item.alert:
                         continue
+                    if (
+                        story_id is not None
+                        and stories is not None
+                        and match.rule not in stories.updates
+                        and self._story_alerted(story_id, match.rule)
+                    ):
+                        attached += 1
+                        continue
                     alert_id = self._insert(
-                        "INSERT INTO alerts (match_id, created_at) VALUES (?, ?)", [match_id, stamp]
+                        "INSERT INTO alerts (match_id, created_at, story_id) VALUES (?, ?, ?)",
+                        [match_id, stamp, story_id],
                     )
                     alerts += 1
                     for target in dict.fromkeys(route(match)):
@@ -441,7 +603,49 @@ class Store:
                             [alert_id, target, stamp, stamp],
                         )
                         deliveries += 1
-        return RecordResult(entries=entries, alerts=alerts, deliveries=deliveries)
+        return RecordResult(entries=entries, alerts=alerts, deliveries=deliveries, attached=attached)
+
+    def _open_stories(self, since: datetime) -> list[Story]:
+        """Stories first seen at or after `since`, with the grouping keys of all their reports."""
+        keys: dict[int, list[StoryKey]] = {}
+        rows = self.db.execute(
+            """
+            SELECT stories.id, entries.title, entries.link FROM stories
+            JOIN entries ON entries.story_id = stories.id
+            WHERE stories.first_seen >= ? ORDER BY stories.id, entries.id
+            """,
+            [_stamp(since)],
+        )
+        for story_id, title, link in rows:
+            keys.setdefault(story_id, []).append(story_key(title, link))
+        return [Story(story_id, tuple(story_keys)) for story_id, story_keys in keys.items()]
+
+    def _join_story(self, entry_row: int, entry: Entry, stamp: str, open_stories: list[Story]) -> int:
+        """Put the entry in the open story it reports, or a new one; keep `open_stories` up to date."""
+        key = story_key(entry.title, entry.link)
+        story_id = find_story(key, open_stories)
+        if story_id is None:
+            story_id = self._insert(
+                "INSERT INTO stories (title, link, first_seen, last_seen) VALUES (?, ?, ?, ?)",
+                [_cap(entry.title, SHORT_TEXT_CAP), _valid(entry.link), stamp, stamp],
+            )
+            open_stories.append(Story(story_id, (key,)))
+        else:
+            self.db.execute("UPDATE stories SET last_seen = ? WHERE id = ?", [stamp, story_id])
+            position = next(i for i, story in enumerate(open_stories) if story.story_id == story_id)
+            open_stories[position] = Story(story_id, (*open_stories[position].keys, key))
+        self.db.execute("UPDATE entries SET story_id = ? WHERE id = ?", [story_id, entry_row])
+        return story_id
+
+    def _story_alerted(self, story_id: int, rule: str) -> bool:
+        row = self.db.execute(
+            """
+            SELECT 1 FROM alerts JOIN matches ON matches.id = alerts.match_id
+            WHERE alerts.story_id = ? AND matches.rule = ? LIMIT 1
+            """,
+            [story_id, rule],
+        ).fetchone()
+        return row is not None
 
     def _insert_entry(self, feed_id: int, entry: Entry, stamp: str) -> int:
         return self._insert(
@@ -485,11 +689,19 @@ class Store:
         return seen_ids, seen_links
 
     def pending_deliveries(
-        self, now: datetime, *, target: str | None = None, limit: int = 500
+        self, now: datetime, *, target: str | None = None, limit: int = 500, held_by: datetime | None = None
     ) -> list[PendingDelivery]:
-        """Deliveries due by `now` (status pending, next_attempt <= now), oldest first, with their alerts."""
-        where = "deliveries.status = 'pending' AND deliveries.next_attempt <= ?"
-        parameters: list[Any] = [_stamp(now)]
+        """Deliveries due by `now` (status pending, next_attempt <= now), oldest first, with their alerts.
+
+        Deliveries held for a digest are left out until their `held_until` (compared with `held_by`, which
+        defaults to `now`: a caller ignoring retry back-off still keeps digests, quiet hours and storms).
+        Alerts come with their story's other reports and their update flag.
+        """
+        where = (
+            "deliveries.status = 'pending' AND deliveries.next_attempt <= ?"
+            " AND (deliveries.held_until IS NULL OR deliveries.held_until <= ?)"
+        )
+        parameters: list[Any] = [_stamp(now), _stamp(held_by or now)]
         if target is not None:
             where += " AND deliveries.target = ?"
             parameters.append(target)
@@ -499,6 +711,7 @@ class Store:
                 self.db.query(
                     f"""
                     SELECT deliveries.id AS delivery_id, deliveries.target, deliveries.attempts,
+                        deliveries.batch, deliveries.held_until, deliveries.created_at AS queued_at,
                         {_ALERT_COLUMNS}
                     FROM deliveries JOIN alerts ON alerts.id = deliveries.alert_id {_ALERT_JOINS}
                     WHERE {where}
@@ -508,14 +721,63 @@ class Store:
                     parameters,
                 )
             )
+            alerts = self._with_stories([_alert(row) for row in rows])
         return [
             PendingDelivery(
                 delivery_id=row["delivery_id"],
                 target=row["target"],
                 attempts=row["attempts"],
-                alert=_alert(row),
+                alert=alert,
+                batch=row["batch"],
+                held_until=_parse_stamp(row["held_until"]),
+                queued_at=_parse_stamp(row["queued_at"]),
             )
-            for row in rows
+            for row, alert in zip(rows, alerts, strict=True)
+        ]
+
+    def _with_stories(self, alerts: Sequence[Alert]) -> list[Alert]:
+        """The alerts with their story's other reports (oldest first) and whether each is an update."""
+        story_alerts = [alert for alert in alerts if alert.story_id is not None]
+        if not story_alerts:
+            return list(alerts)
+        reports: dict[int, list[StoryReport]] = {}
+        updates: set[int] = set()
+        ids = [str(alert.alert_id) for alert in story_alerts]
+        for chunk in _chunks(list(dict.fromkeys(ids)), _SQL_VARIABLES):
+            marks = ", ".join("?" * len(chunk))
+            for row in self.db.query(
+                f"""
+                SELECT alerts.id AS alert_id, feeds.name, other.title, other.link, other.published
+                FROM alerts
+                JOIN matches ON matches.id = alerts.match_id
+                JOIN entries AS other ON other.story_id = alerts.story_id AND other.id != matches.entry_row
+                JOIN feeds ON feeds.id = other.feed_id
+                WHERE alerts.id IN ({marks})
+                ORDER BY other.first_seen, other.id
+                """,
+                chunk,
+            ):
+                reports.setdefault(row["alert_id"], []).append(
+                    StoryReport(row["name"], row["title"], row["link"], _parse_stamp(row["published"]))
+                )
+            updates.update(
+                row[0]
+                for row in self.db.execute(
+                    f"""
+                    SELECT alerts.id FROM alerts JOIN matches ON matches.id = alerts.match_id
+                    WHERE alerts.id IN ({marks}) AND EXISTS (
+                        SELECT 1 FROM alerts AS earlier JOIN matches AS m ON m.id = earlier.match_id
+                        WHERE earlier.story_id = alerts.story_id AND m.rule = matches.rule
+                            AND earlier.id < alerts.id)
+                    """,
+                    chunk,
+                )
+            )
+        return [
+            replace(alert, also_reported=tuple(reports.get(alert.alert_id, ())), update=alert.alert_id in updates)
+            if alert.story_id is not None
+            else alert
+            for alert in alerts
         ]
 
     def mark_delivered(self, delivery_id: int, now: datetime) -> None:
@@ -552,6 +814,127 @@ class Store:
                 ],
             )
 
+    def mark_all_delivered(self, delivery_ids: Sequence[int], now: datetime) -> None:
+        """A digest carrying these deliveries succeeded: all delivered, in one transaction."""
+        with self._failures("mark deliveries"), self._write():
+            for delivery_id in delivery_ids:
+                self._update_delivery(
+                    delivery_id,
+                    """
+                    UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = ?,
+                        last_attempt_at = ?
+                    WHERE id = ?
+                    """,
+                    [_stamp(now), _stamp(now), delivery_id],
+                )
+
+    def hold_deliveries(self, holds: Iterable[tuple[int, str, datetime]]) -> None:
+        """Hold pending deliveries for a digest: (delivery_id, batch, until), in one transaction."""
+        with self._failures("hold deliveries"), self._write():
+            for delivery_id, batch, until in holds:
+                self.db.execute(
+                    """
+                    UPDATE deliveries SET batch = ?, held_until = ?, next_attempt = max(next_attempt, ?)
+                    WHERE id = ? AND status = 'pending'
+                    """,
+                    [batch, _stamp(until), _stamp(until), delivery_id],
+                )
+
+    def storm_history(self, target: str, since: datetime) -> dict[str, RuleHistory]:
+        """Per rule, the target's deliveries sent alone since `since` and the end of its latest storm window."""
+        sent: dict[str, list[datetime]] = {}
+        storms: dict[str, datetime] = {}
+        with self._failures("read delivery history"):
+            for rule, delivered_at in self.db.execute(
+                """
+                SELECT matches.rule, deliveries.delivered_at FROM deliveries
+                JOIN alerts ON alerts.id = deliveries.alert_id JOIN matches ON matches.id = alerts.match_id
+                WHERE deliveries.target = ? AND deliveries.status = 'delivered' AND deliveries.batch IS NULL
+                    AND deliveries.delivered_at >= ?
+                ORDER BY deliveries.delivered_at
+                """,
+                [target, _stamp(since)],
+            ):
+                moment = _parse_stamp(delivered_at)
+                if moment is not None:
+                    sent.setdefault(rule, []).append(moment)
+            for rule, until in self.db.execute(
+                """
+                SELECT matches.rule, max(deliveries.held_until) FROM deliveries
+                JOIN alerts ON alerts.id = deliveries.alert_id JOIN matches ON matches.id = alerts.match_id
+                WHERE deliveries.target = ? AND deliveries.batch = 'storm' AND deliveries.held_until >= ?
+                GROUP BY matches.rule
+                """,
+                [target, _stamp(since)],
+            ):
+                moment = _parse_stamp(until)
+                if moment is not None:
+                    storms[rule] = moment
+        return {
+            rule: RuleHistory(sent_alone=tuple(sent.get(rule, ())), storm_until=storms.get(rule))
+            for rule in sent.keys() | storms.keys()
+        }
+
+    def dead_deliveries(self, *, limit: int = 500) -> list[DeadDelivery]:
+        """Deliveries given up (status dead), oldest first, with their alerts."""
+        with self._failures("read dead deliveries"):
+            rows = list(
+                self.db.query(
+                    f"""
+                    SELECT deliveries.id AS delivery_id, deliveries.target, deliveries.attempts,
+                        deliveries.last_error, deliveries.last_attempt_at, deliveries.created_at AS queued_at,
+                        {_ALERT_COLUMNS}
+                    FROM deliveries JOIN alerts ON alerts.id = deliveries.alert_id {_ALERT_JOINS}
+                    WHERE deliveries.status = 'dead'
+                    ORDER BY deliveries.id
+                    LIMIT ?
+                    """,
+                    [limit],
+                )
+            )
+        return [
+            DeadDelivery(
+                delivery_id=row["delivery_id"],
+                target=row["target"],
+                attempts=row["attempts"],
+                last_error=row["last_error"],
+                last_attempt_at=_parse_stamp(row["last_attempt_at"]),
+                queued_at=_parse_stamp(row["queued_at"]),
+                alert=_alert(row),
+            )
+            for row in rows
+        ]
+
+    def requeue_deliveries(self, delivery_ids: Sequence[int] | None, now: datetime) -> list[int]:
+        """Queue dead (or failing) deliveries again, due at `now` with a fresh attempt count and age.
+
+        `delivery_ids` None re-queues every dead delivery. Delivered deliveries and unknown ids are left
+        alone. Returns the ids re-queued.
+        """
+        with self._failures("re-queue deliveries"), self._write():
+            if delivery_ids is None:
+                chosen = [row[0] for row in self.db.execute("SELECT id FROM deliveries WHERE status = 'dead'")]
+            else:
+                chosen = []
+                for chunk in _chunks([str(i) for i in dict.fromkeys(delivery_ids)], _SQL_VARIABLES):
+                    marks = ", ".join("?" * len(chunk))
+                    chosen += [
+                        row[0]
+                        for row in self.db.execute(
+                            f"SELECT id FROM deliveries WHERE status != 'delivered' AND id IN ({marks})", chunk
+                        )
+                    ]
+            for delivery_id in chosen:
+                self.db.execute(
+                    """
+                    UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt = ?, created_at = ?,
+                        batch = NULL, held_until = NULL
+                    WHERE id = ?
+                    """,
+                    [_stamp(now), _stamp(now), delivery_id],
+                )
+        return sorted(chosen)
+
     def _update_delivery(self, delivery_id: int, sql: str, parameters: list[Any]) -> None:
         if self.db.execute(sql, parameters).rowcount == 0:
             raise KeyError(delivery_id)
@@ -574,6 +957,150 @@ class Store:
                 )
             )
         return [_alert(row) for row in rows]
+
+    # -- daemon status, alert history, replay (service.py, health.py, replay.py) --------------------------
+
+    def daemon_started(
+        self, *, pid: int, hostname: str, now: datetime, heartbeat_every: float, config: str, feeds: int, rules: int
+    ) -> None:
+        """A daemon starts on this database: replace the `daemon` row with a fresh one."""
+        stamp = _stamp(now)
+        with self._failures("record the daemon's start"), self._write():
+            self.db.execute(
+                """
+                INSERT OR REPLACE INTO daemon
+                    (id, pid, hostname, started_at, heartbeat, heartbeat_every, config, feeds, rules, rules_loaded_at)
+                VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                [pid, hostname, stamp, stamp, heartbeat_every, config, feeds, rules, stamp],
+            )
+
+    def daemon_update(self, now: datetime, **fields: datetime | str | int | float | None) -> None:
+        """Refresh the daemon's heartbeat to `now` and set the given columns of the `daemon` row."""
+        unknown = set(fields) - _DAEMON_COLUMNS
+        if unknown:
+            raise ValueError(f"not a daemon column: {', '.join(sorted(unknown))}")
+        values = {"heartbeat": now, **fields}
+        assignments = ", ".join(f"{name} = ?" for name in values)
+        parameters = [_stamp(value) if isinstance(value, datetime) else value for value in values.values()]
+        with self._failures("update the daemon's status"), self._write():
+            self.db.execute(f"UPDATE daemon SET {assignments} WHERE id = 1", parameters)
+
+    def daemon_status(self) -> DaemonStatus | None:
+        """The `daemon` row, or None when no daemon ever ran on this database."""
+        with self._failures("read the daemon's status"):
+            rows = list(self.db.query("SELECT * FROM daemon WHERE id = 1"))
+        if not rows:
+            return None
+        row = rows[0]
+        return DaemonStatus(
+            pid=row["pid"],
+            hostname=row["hostname"],
+            started_at=_parse_stamp(row["started_at"]) or datetime.min.replace(tzinfo=UTC),
+            heartbeat=_parse_stamp(row["heartbeat"]) or datetime.min.replace(tzinfo=UTC),
+            heartbeat_every=row["heartbeat_every"],
+            stopped_at=_parse_stamp(row["stopped_at"]),
+            config=row["config"],
+            feeds=row["feeds"],
+            rules=row["rules"],
+            rules_loaded_at=_parse_stamp(row["rules_loaded_at"]),
+            last_reload_at=_parse_stamp(row["last_reload_at"]),
+            last_reload_error=row["last_reload_error"],
+            last_poll_at=_parse_stamp(row["last_poll_at"]),
+            polls=row["polls"],
+            health=row["health"],
+        )
+
+    def search_alerts(
+        self,
+        *,
+        since: datetime | None = None,
+        rules: Sequence[str] = (),
+        text: str | None = None,
+        limit: int = 50,
+    ) -> list[Alert]:
+        """Alerts raised since `since`, of `rules`, whose rule, feed, title, summary or matched text has `text`.
+
+        `text` is full-text search (FTS5, case and diacritics folded: "hizballah" finds "Ḥizballah"); every
+        word is quoted, so punctuation such as "al-Haq" or "Asa'ib" is searched for, never parsed as syntax, and
+        "several words" must all occur. Newest first.
+        """
+        where: list[str] = []
+        parameters: list[Any] = []
+        if since is not None:
+            where.append("alerts.created_at >= ?")
+            parameters.append(_stamp(since))
+        if rules:
+            where.append(f"matches.rule IN ({', '.join('?' * len(rules))})")
+            parameters.extend(rules)
+        if text is not None and text.strip():
+            query = self.db.quote_fts(text)
+            if not query:
+                return []
+            where.append("alerts.id IN (SELECT rowid FROM alert_search WHERE alert_search MATCH ?)")
+            parameters.append(query)
+        condition = f"WHERE {' AND '.join(where)}" if where else ""
+        with self._failures("search alerts"):
+            rows = list(
+                self.db.query(
+                    f"SELECT {_ALERT_COLUMNS} FROM alerts {_ALERT_JOINS} {condition} ORDER BY alerts.id DESC LIMIT ?",
+                    [*parameters, limit],
+                )
+            )
+        return [_alert(row) for row in rows]
+
+    def count_entries_since(self, since: datetime) -> int:
+        """How many stored entries were first seen at or after `since`."""
+        with self._failures("count entries"):
+            row = self.db.execute("SELECT count(*) FROM entries WHERE first_seen >= ?", [_stamp(since)]).fetchone()
+        return int(row[0])
+
+    def entries_since(self, since: datetime, *, batch: int = 500) -> Iterator[StoredEntry]:
+        """Stored entries first seen at or after `since`, oldest first, each with the rules that matched it."""
+        last = 0
+        while True:
+            with self._failures("read entries"):
+                rows = list(
+                    self.db.query(
+                        """
+                        SELECT entries.*, feeds.name AS feed_name,
+                            (SELECT json_group_array(json_array(matches.rule, alerts.id IS NOT NULL))
+                             FROM matches LEFT JOIN alerts ON alerts.match_id = matches.id
+                             WHERE matches.entry_row = entries.id) AS matched
+                        FROM entries JOIN feeds ON feeds.id = entries.feed_id
+                        WHERE entries.first_seen >= ? AND entries.id > ?
+                        ORDER BY entries.id LIMIT ?
+                        """,
+                        [_stamp(since), last, batch],
+                    )
+                )
+            for row in rows:
+                yield StoredEntry(
+                    row=row["id"],
+                    feed_name=row["feed_name"],
+                    entry=Entry(
+                        entry_id=row["entry_id"],
+                        title=row["title"],
+                        link=row["link"],
+                        summary=row["summary"],
+                        content=row["content"],
+                        published=_parse_stamp(row["published"]),
+                        author=row["author"],
+                    ),
+                    first_seen=_parse_stamp(row["first_seen"]) or since,
+                    matched={rule: bool(alerted) for rule, alerted in json.loads(row["matched"])},
+                )
+            if len(rows) < batch:
+                return
+            last = rows[-1]["id"]
+
+    def totals(self) -> dict[str, int]:
+        """How many entries, matches and alerts are stored: {"entries": n, "matches": n, "alerts": n}."""
+        with self._failures("count rows"):
+            entries, matches, alerts = self.db.execute(
+                "SELECT (SELECT count(*) FROM entries), (SELECT count(*) FROM matches), (SELECT count(*) FROM alerts)"
+            ).fetchone()
+        return {"entries": entries, "matches": matches, "alerts": alerts}
 
     # -- transactions and errors ---------------------------------------------------------------------------
 
@@ -603,6 +1130,11 @@ class Store:
             ) from error
 
 
+_DAEMON_COLUMNS = frozenset(
+    {"stopped_at", "feeds", "rules", "rules_loaded_at", "last_reload_at", "last_reload_error", "last_poll_at"}
+    | {"polls", "health"}
+)
+
 _ALERT_JOINS = """
     JOIN matches ON matches.id = alerts.match_id
     JOIN entries ON entries.id = matches.entry_row
@@ -610,7 +1142,8 @@ _ALERT_JOINS = """
 """
 _ALERT_COLUMNS = """
     alerts.id AS alert_id, alerts.created_at AS alert_created_at, matches.rule, matches.severity,
-    matches.hits, entries.title, entries.link, entries.summary, entries.published, feeds.name AS feed_name
+    matches.hits, entries.title, entries.link, entries.summary, entries.published, feeds.name AS feed_name,
+    alerts.story_id
 """
 
 
@@ -628,6 +1161,7 @@ def _alert(row: dict[str, Any]) -> Alert:
         matched=tuple(dict.fromkeys(hit.text for hit in hits)),
         hits=hits,
         created_at=_parse_stamp(row["alert_created_at"]),
+        story_id=row.get("story_id"),
     )
 
 

@@ -22,3 +22,13 @@ def smtp_server() -> Iterator[SMTPServer]:
     """A started SMTPServer (aiosmtpd) on 127.0.0.1 (port 0), stopped after the test."""
     with SMTPServer() as server:
         yield server
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the fault-injection table (tests/test_faults.py) when any of its cases ran."""
+    from tests.faults.report import REPORT
+
+    table = REPORT.table()
+    if table:
+        terminalreporter.write_sep("=", "fault injection summary")
+        terminalreporter.write_line(table)

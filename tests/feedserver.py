@@ -296,11 +296,7 @@ def _serve_feed(feed: _Feed, request: RecordedRequest) -> Reply:
     if if_none_match is not None:  # RFC 9110: If-None-Match wins over If-Modified-Since
         if feed.etag and _etag_matches(if_none_match, feed.etag):
             return Reply(status=304, headers=validators)
-    elif (
-        if_modified_since
-        and feed.last_modified
-        and _not_modified_since(feed.last_modified, if_modified_since)
-    ):
+    elif if_modified_since and feed.last_modified and _not_modified_since(feed.last_modified, if_modified_since):
         return Reply(status=304, headers=validators)
     headers = {"Content-Type": feed.content_type, **validators}
     body = feed.body

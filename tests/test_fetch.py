@@ -42,8 +42,7 @@ LAST_MODIFIED = "Mon, 23 Nov 2026 10:00:00 GMT"
 FEED = (
     b'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>Test Wire</title>'
     + b"".join(
-        b"<item><title>Item %d about the Popular Mobilization Forces</title><guid>id-%d</guid></item>"
-        % (i, i)
+        b"<item><title>Item %d about the Popular Mobilization Forces</title><guid>id-%d</guid></item>" % (i, i)
         for i in range(40)
     )
     + b"</channel></rss>\n"
@@ -271,9 +270,7 @@ def test_too_many_redirects(feed_server: FeedServer) -> None:
     assert len(feed_server.requests) == 4
 
 
-@pytest.mark.parametrize(
-    "target", ["ftp://example.org/feed.xml", "file:///etc/passwd", "javascript:alert(1)"]
-)
+@pytest.mark.parametrize("target", ["ftp://example.org/feed.xml", "file:///etc/passwd", "javascript:alert(1)"])
 def test_redirect_to_non_http_scheme_is_refused(feed_server: FeedServer, target: str) -> None:
     """A redirect to ftp://, file:// or another non-HTTP scheme is refused with kind redirect."""
     feed_server.redirect("/feed.xml", target, status=301)
@@ -316,9 +313,7 @@ def test_429_with_retry_after_seconds(feed_server: FeedServer) -> None:
 def test_503_with_retry_after_http_date(feed_server: FeedServer) -> None:
     """A 503 is kind rate_limited with retry_after computed from a Retry-After HTTP-date."""
     when = datetime.now(UTC) + timedelta(seconds=90)
-    feed_server.reply(
-        "/feed.xml", Reply(status=503, headers={"Retry-After": format_datetime(when, usegmt=True)})
-    )
+    feed_server.reply("/feed.xml", Reply(status=503, headers={"Retry-After": format_datetime(when, usegmt=True)}))
     error = fetch_error(feed_server.url("/feed.xml"))
     assert (error.kind, error.status_code) == ("rate_limited", 503)
     assert error.retry_after is not None
@@ -384,9 +379,7 @@ def test_content_length_over_cap_fails_before_reading(feed_server: FeedServer) -
     feed_server.reply(
         "/feed.xml", Reply(headers={"Content-Length": str(50_000_000)}, chunks=[b"<rss>"], chunk_delay=3.0)
     )
-    error, elapsed = timed_error(
-        feed_server.url("/feed.xml"), FetchSettings(max_bytes=1 << 20, trust_env=False)
-    )
+    error, elapsed = timed_error(feed_server.url("/feed.xml"), FetchSettings(max_bytes=1 << 20, trust_env=False))
     assert error.kind == "too_large"
     assert "50000000" in error.message
     assert elapsed < 1.5
@@ -469,9 +462,7 @@ def test_identity_encoding_is_plain(feed_server: FeedServer) -> None:
 
 def test_corrupt_gzip_is_an_http_error(feed_server: FeedServer) -> None:
     """Bytes that are not gzip under Content-Encoding gzip are kind http, not a zlib exception."""
-    feed_server.reply(
-        "/feed.xml", Reply(headers={"Content-Encoding": "gzip"}, body=b"this is not gzip at all" * 10)
-    )
+    feed_server.reply("/feed.xml", Reply(headers={"Content-Encoding": "gzip"}, body=b"this is not gzip at all" * 10))
     error = fetch_error(feed_server.url("/feed.xml"))
     assert error.kind == "http"
     assert "decompress" in error.message
@@ -561,9 +552,7 @@ def test_tls_failure_is_network(feed_server: FeedServer) -> None:
     assert "TLS handshake" in error.message
 
 
-@pytest.mark.parametrize(
-    "url", ["ftp://example.org/feed.xml", "not a url", "http://[::1/feed", "http:///feed"]
-)
+@pytest.mark.parametrize("url", ["ftp://example.org/feed.xml", "not a url", "http://[::1/feed", "http:///feed"])
 def test_invalid_start_url_is_a_fetch_error(url: str) -> None:
     """A URL that is not http(s) or cannot be parsed raises FetchError (kind http), nothing else."""
     assert fetch_error(url).kind == "http"
@@ -675,9 +664,7 @@ def test_one_fetcher_serves_many_concurrent_fetches(feed_server: FeedServer) -> 
     async def go() -> list[FetchResult]:
         async with Fetcher(SETTINGS) as fetcher:
             first = await asyncio.gather(*(fetcher.fetch(feed_server.url("/feed.xml")) for _ in range(10)))
-            again = await asyncio.gather(
-                *(fetcher.fetch(feed_server.url("/feed.xml"), etag=ETAG) for _ in range(10))
-            )
+            again = await asyncio.gather(*(fetcher.fetch(feed_server.url("/feed.xml"), etag=ETAG) for _ in range(10)))
             return [*first, *again]
 
     results = run(go())

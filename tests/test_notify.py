@@ -327,9 +327,7 @@ def test_mask_url_hides_passwords_tokens_and_webhook_paths(url: str, secrets: li
     assert kept in masked
 
 
-@pytest.mark.parametrize(
-    "url", ["", "junk", "http://[::1", "mailto://", "\x00\x01", "a" * 5000, "://x", "json://"]
-)
+@pytest.mark.parametrize("url", ["", "junk", "http://[::1", "mailto://", "\x00\x01", "a" * 5000, "://x", "json://"])
 def test_mask_url_never_raises(url: str) -> None:
     """mask_url returns a string for any input, however broken."""
     assert isinstance(mask_url(url), str)

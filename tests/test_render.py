@@ -383,9 +383,7 @@ def golden_message() -> Message:
             hits=(
                 FUZZY_HIT,
                 Hit("kataib-hezbollah", "actor", "KH", "summary", KH_AT, KH_AT + 2, "KH", 100.0),
-                Hit(
-                    "disarmament", "theme", "drone strike", "title", DRONE, DRONE + 12, "drone strike", 100.0
-                ),
+                Hit("disarmament", "theme", "drone strike", "title", DRONE, DRONE + 12, "drone strike", 100.0),
             ),
         ),
         tz=timezone(timedelta(hours=3), "AST"),

@@ -91,7 +91,7 @@ def test_open_creates_parent_directories_and_schema(tmp_path: Path) -> None:
         assert {"feeds", "entries", "matches", "alerts", "deliveries"} <= set(store.db.table_names())
         indexes = {row[0] for row in store.db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert {"entries_by_link", "deliveries_due"} <= indexes
-        assert store.schema_version == len(MIGRATION_NAMES) == 1
+        assert store.schema_version == len(MIGRATION_NAMES) >= 1
 
 
 def test_reopening_is_idempotent(tmp_path: Path) -> None:
@@ -126,8 +126,7 @@ def test_database_from_a_newer_monitor_is_refused(tmp_path: Path) -> None:
     Store.open(path).close()
     conn = sqlite3.connect(path)
     conn.execute(
-        "INSERT INTO _sqlite_migrations (migration_set, name, applied_at)"
-        " VALUES ('monitor', '0099_future', 'x')"
+        "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES ('monitor', '0099_future', 'x')"
     )
     conn.commit()
     conn.close()
@@ -249,9 +248,7 @@ def test_save_fetch_ok_stores_validators_and_redirected_url(store: Store, feed_i
 
 def test_save_fetch_error_counts_and_disables(store: Store, feed_id: int) -> None:
     """Failed polls count up with the last error; disable=True (410) disables; enable_feed undoes it."""
-    store.save_fetch_error(
-        feed_id, now=NOW, error="connection refused", next_check=NOW + timedelta(minutes=1)
-    )
+    store.save_fetch_error(feed_id, now=NOW, error="connection refused", next_check=NOW + timedelta(minutes=1))
     state = store.feed_state(FEED.url)
     assert (state.error_count, state.last_error, state.last_error_at) == (1, "connection refused", NOW)
     assert not state.disabled
@@ -308,9 +305,7 @@ def test_unseen_drops_duplicates_inside_a_batch(store: Store, feed_id: int) -> N
     no_link_a, no_link_b = entry(3, link=""), entry(4, link="")
     batch = [first, same_id, same_link, no_link_a, no_link_b]
     assert store.unseen(feed_id, batch) == [first, no_link_a, no_link_b]
-    result = store.record_entries(
-        feed_id, [NewEntry(e, (), alert=False) for e in batch], now=NOW, route=everyone
-    )
+    result = store.record_entries(feed_id, [NewEntry(e, (), alert=False) for e in batch], now=NOW, route=everyone)
     assert result.entries == 3
 
 
@@ -439,9 +434,7 @@ def test_pending_deliveries_carry_full_alerts(store: Store, feed_id: int) -> Non
     assert alert.created_at == NOW
     assert alert.matched == ("Kataib Hizbalah", "كتائب حزب الله")
     assert pending[2].alert.published is None
-    assert [p.delivery_id for p in store.pending_deliveries(NOW, limit=2)] == [
-        p.delivery_id for p in pending[:2]
-    ]
+    assert [p.delivery_id for p in store.pending_deliveries(NOW, limit=2)] == [p.delivery_id for p in pending[:2]]
 
 
 def test_hits_round_trip_through_json(store: Store, feed_id: int) -> None:
@@ -460,9 +453,7 @@ def test_mark_delivered_and_counts(store: Store, feed_id: int) -> None:
     _queue_two_alerts(store, feed_id)
     first = store.pending_deliveries(NOW)[0]
     store.mark_delivered(first.delivery_id, NOW + timedelta(seconds=3))
-    assert first.delivery_id not in [
-        p.delivery_id for p in store.pending_deliveries(NOW + timedelta(hours=1))
-    ]
+    assert first.delivery_id not in [p.delivery_id for p in store.pending_deliveries(NOW + timedelta(hours=1))]
     assert store.delivery_counts() == {"pending": 3, "delivered": 1, "dead": 0}
     row = store.db.execute(
         "SELECT status, attempts, delivered_at FROM deliveries WHERE id = ?", [first.delivery_id]
@@ -487,9 +478,7 @@ def test_mark_failed_retries_later_and_dead_stops(store: Store, feed_id: int) ->
     due = store.pending_deliveries(retry_at)
     assert [p.delivery_id for p in due] == [first.delivery_id, third.delivery_id, fourth.delivery_id]
     assert due[0].attempts == 1  # oldest first, even after a retry
-    assert second.delivery_id not in [
-        p.delivery_id for p in store.pending_deliveries(NOW + timedelta(days=9))
-    ]
+    assert second.delivery_id not in [p.delivery_id for p in store.pending_deliveries(NOW + timedelta(days=9))]
     assert store.delivery_counts() == {"pending": 3, "delivered": 0, "dead": 1}
     last_error = store.db.execute("SELECT last_error FROM deliveries WHERE id = ?", [second.delivery_id])
     assert last_error.fetchone()[0] == "HTTP 404 from webhook"
@@ -534,9 +523,7 @@ def test_another_process_reads_while_we_write(store: Store, feed_id: int) -> Non
     assert reader.stdout.readline().strip() == "ready"
     writes = 0
     while reader.poll() is None and writes < 5000:
-        store.record_entries(
-            feed_id, [NewEntry(entry(writes), (match(),), alert=True)], now=NOW, route=everyone
-        )
+        store.record_entries(feed_id, [NewEntry(entry(writes), (match(),), alert=True)], now=NOW, route=everyone)
         writes += 1
     output, errors = reader.communicate(timeout=10)
     reads, failed, _ = (int(field) for field in output.split())
@@ -587,9 +574,7 @@ def test_writes_wait_for_another_writer(store: Store, feed_id: int) -> None:
     assert holder.stdout is not None
     assert holder.stdout.readline().strip() == "locked"
     started = time.monotonic()
-    result = store.record_entries(
-        feed_id, [NewEntry(entry(1), (match(),), alert=True)], now=NOW, route=everyone
-    )
+    result = store.record_entries(feed_id, [NewEntry(entry(1), (match(),), alert=True)], now=NOW, route=everyone)
     assert time.monotonic() - started >= 0.1
     holder.communicate(timeout=10)
     assert holder.returncode == 0
