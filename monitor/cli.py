@@ -93,7 +93,11 @@ def run(ctx: click.Context, once: bool, force: bool, as_json: bool) -> None:
     the database, so an item is never alerted twice. Exit 0 unless nothing could run (e.g. bad configuration).
     """
     obj = _run_command(ctx)
-    log.setup(_log_level(obj.verbose + (0 if once else 1), obj.quiet))
+    if once:
+        # run --once reports each failing feed on one line itself; its log lines are for -v and -vv.
+        log.setup(logging.CRITICAL if not obj.verbose else _log_level(obj.verbose, obj.quiet))
+    else:
+        log.setup(_log_level(obj.verbose + 1, obj.quiet))
     settings = obj.settings()
     if not once:
         from monitor.config import find_config
