@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from monitor.errors import ConfigError
 from monitor.fetch import FetchSettings
 from monitor.model import SEVERITIES, FeedConfig, TargetConfig
-from monitor.tomlfile import load_toml, location
+from monitor.tomlfile import TomlLines, load_toml, location
 
 DEFAULT_SEARCH = ("./monitor.toml", "$MONITOR_CONFIG", "/etc/monitor/monitor.toml")
 """Where the configuration is looked for when --config is not given, in this order."""
@@ -469,9 +469,11 @@ class _Reader:
     def __init__(self, path: Path, text: str) -> None:
         self.path = path
         self.text = text
+        self.lines = TomlLines(text)
 
     def where(self, table: str | None, key: str | None, index: int = 0) -> str:
-        return location(self.path, self.text, table, key, index)
+        number = self.lines.line_of(table, key, index)
+        return f"{self.path}:{number}" if number else str(self.path)
 
     def fail(self, table: str | None, key: str, index: int, message: str, hint: str | None = None) -> ConfigError:
         dotted = f"{table}.{key}" if table else key

@@ -42,32 +42,47 @@ def line_of(text: str, table: str | None = None, key: str | None = None, occurre
     `table` is the dotted header as written, e.g. "rules.kataib-hezbollah" or "feeds"; `key` is looked for
     after that header (or from the top when `table` is None), up to the next header.
     """
-    lines = text.splitlines()
-    start = 0
-    if table is not None:
-        header = re.compile(r"^\s*\[\[?\s*" + _dotted_pattern(table) + r"\s*\]\]?\s*(#.*)?$")
-        seen = -1
-        for number, line in enumerate(lines):
-            if header.match(line):
-                seen += 1
-                if seen == occurrence:
-                    start = number
-                    break
-        else:
-            return None
+    return TomlLines(text).line_of(table, key, occurrence)
+
+
+class TomlLines:
+    """Line lookups in one TOML text; each table's headers are found once, so naming the line of every
+    `[[feeds]]` entry of a long file stays linear."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+        self._headers: dict[str, list[int]] = {}
+
+    def header_lines(self, table: str) -> list[int]:
+        """0-based line numbers of every `[table]` / `[[table]]` header, in order."""
+        found = self._headers.get(table)
+        if found is None:
+            header = re.compile(r"^\s*\[\[?\s*" + _dotted_pattern(table) + r"\s*\]\]?\s*(#.*)?$")
+            found = self._headers[table] = [number for number, line in enumerate(self.lines) if header.match(line)]
+        return found
+
+    def line_of(self, table: str | None = None, key: str | None = None, occurrence: int = 0) -> int | None:
+        """As the module-level `line_of`."""
+        lines = self.lines
+        start = 0
+        if table is not None:
+            headers = self.header_lines(table)
+            if occurrence >= len(headers):
+                return None
+            start = headers[occurrence]
+            if key is None:
+                return start + 1
+            start += 1
         if key is None:
-            return start + 1
-        start += 1
-    if key is None:
+            return None
+        key_line = re.compile(r"^\s*(\"?)" + re.escape(key) + r"\1\s*(=|\.)")
+        for number in range(start, len(lines)):
+            line = lines[number]
+            if number > start and table is not None and re.match(r"^\s*\[", line):
+                break
+            if key_line.match(line):
+                return number + 1
         return None
-    key_line = re.compile(r"^\s*(\"?)" + re.escape(key) + r"\1\s*(=|\.)")
-    for number in range(start, len(lines)):
-        line = lines[number]
-        if number > start and table is not None and re.match(r"^\s*\[", line):
-            break
-        if key_line.match(line):
-            return number + 1
-    return None
 
 
 def _dotted_pattern(dotted: str) -> str:
