@@ -13,7 +13,10 @@ makes it safe to parse in bounded time and memory (docs/robustness.md has the me
 - feedparser costs about 60-150 microseconds per tag, markup escaped inside descriptions included, so a 10 MB
   body of tags would hold a worker thread for minutes: a document with more than MARKUP_BUDGET tags, or more
   than MAX_ENTRIES items, is cut down to whole items taken from both ends (newest first or oldest first, the
-  newest survive); an item with more than MAX_ITEM_MARKUP tags is dropped. `ParsedFeed.dropped` counts them.
+  newest survive); an item with more than MAX_ITEM_MARKUP tags is dropped, and past MAX_ENTRIES parsed entries
+  the middle ones go too. `ParsedFeed.dropped` counts what was left out;
+- the regular expressions run on the raw body are anchored, bounded or possessive: hostile repetitions
+  ("<!DOCTYPE a [" a million times) cost linear time, not quadratic.
 
 Entry text is cut to MAX_TITLE_CHARS / MAX_TEXT_CHARS before anyone matches or stores it. A page that is not a
 feed reports the feeds it links to (`feed_links`, HTML autodiscovery).
@@ -49,19 +52,25 @@ MAX_TITLE_CHARS = 1_000
 MAX_TEXT_CHARS = 20_000
 """Entry summary and content are each cut to this many characters (under the store's 64 KiB in UTF-8)."""
 
-_DOCTYPE = re.compile(rb"<!DOCTYPE[^>\[]*(\[.*?\]\s*)?>", re.IGNORECASE | re.DOTALL)
+# A DOCTYPE: its name and external id (quoted strings may hold ">"), then an optional internal subset whose
+# quoted strings may hold "]" or ">". Possessive: matched at one position, it never backtracks.
+_DOCTYPE = re.compile(
+    rb"""<!DOCTYPE(?:[^\[>"']++|"[^"]*+"|'[^']*+')*+(?:\[(?:[^\]"']++|"[^"]*+"|'[^']*+')*+\]\s*+)?>""",
+    re.IGNORECASE,
+)
+_SPACE = re.compile(rb"[ \t\r\n]+")
 _ENTITY_DECLARATION = re.compile(rb"<!ENTITY\b[^>]*>?")
-_FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
 _XML_ENCODING = re.compile(rb"""^(\s*<\?xml[^>]*?\bencoding\s*=\s*)(["'])[^"']*\2""")
 _CHARSET_PARAM = re.compile(r";\s*charset\s*=\s*[\"']?[^;\"']*[\"']?", re.IGNORECASE)
 _CHARREF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,24}));")
 # An item: its start tag, then anything but another item tag (possessive: linear time), then its end tag.
+# Start tags are bounded and cannot contain "<", so a flood of unclosed "<item " costs linear time too.
 _ITEM = re.compile(
-    rb"<((?:[A-Za-z_][\w.-]*:)?(?:item|entry))(?=[\s>])[^>]*(?<!/)>"
+    rb"<((?:[A-Za-z_][\w.-]*:)?(?:item|entry))(?=[\s>])[^<>]{0,4096}(?<!/)>"
     rb"(?:[^<]++|<(?!/?(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s/>]))*+"
     rb"</\1\s*>"
 )
-_FEED_LINK = re.compile(rb"<link\b[^>]*>", re.IGNORECASE)
+_FEED_LINK = re.compile(rb"<link\b[^<>]{0,4096}>", re.IGNORECASE)
 _ATTRIBUTE = re.compile(r"""([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
 _FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/xml"})
 _MAX_ID_LENGTH = 512
@@ -77,8 +86,8 @@ _BOMS = (
 _WIDE_PATTERNS = (
     (re.compile(rb"\x00\x00\x00<\x00\x00\x00[^\x00]"), "utf-32-be"),
     (re.compile(rb"<\x00\x00\x00[^\x00]\x00\x00\x00"), "utf-32-le"),
-    (re.compile(rb"\x00<\x00[^\x00]"), "utf-16-be"),
-    (re.compile(rb"<\x00[^\x00]\x00"), "utf-16-le"),
+    (re.compile(rb"(?:\x00[\t\n\r ])*\x00<\x00[^\x00]"), "utf-16-be"),
+    (re.compile(rb"(?:[\t\n\r ]\x00)*<\x00[^\x00]\x00"), "utf-16-le"),
 )
 
 
@@ -100,14 +109,39 @@ class ParsedFeed:
 
 
 def strip_doctype(body: bytes) -> bytes:
-    """Remove every DOCTYPE (with its internal subset) from the prolog, leaving its entities unexpanded."""
+    """Remove every DOCTYPE (with its internal subset) from the prolog, leaving its entities unexpanded.
+
+    One pass over the prolog's tokens (XML declaration, processing instructions, comments, DOCTYPEs, space):
+    linear however many DOCTYPEs there are. A prolog it cannot read is left as it is (the `<!ENTITY` removal
+    in `prepare` still applies).
+    """
+    pieces: list[bytes] = []
+    position = kept_from = 0
+    if body.startswith(codecs.BOM_UTF8):
+        position = len(codecs.BOM_UTF8)
     while True:
-        first = _FIRST_ELEMENT.search(body)
-        prolog_end = first.start() if first else len(body)
-        doctype = _DOCTYPE.search(body, 0, prolog_end + 1)
-        if doctype is None or doctype.start() > prolog_end:
-            return body
-        body = body[: doctype.start()] + body[doctype.end() :]
+        space = _SPACE.match(body, position)
+        if space:
+            position = space.end()
+        if body.startswith(b"<?", position):
+            end = body.find(b"?>", position)
+            if end < 0:
+                break
+            position = end + 2
+        elif body.startswith(b"<!--", position):
+            end = body.find(b"-->", position)
+            if end < 0:
+                break
+            position = end + 3
+        elif (doctype := _DOCTYPE.match(body, position)) is not None:
+            pieces.append(body[kept_from:position])
+            position = kept_from = doctype.end()
+        else:
+            break
+    if not pieces:
+        return body
+    pieces.append(body[kept_from:])
+    return b"".join(pieces)
 
 
 def prepare(body: bytes, headers: Mapping[str, str]) -> tuple[bytes, dict[str, str], int]:
@@ -136,7 +170,12 @@ def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str]) -> ParsedFe
         failure = f"the feed parser failed: {type(error).__name__}: {error}"
         return ParsedFeed(title="", version="", entries=(), problem=failure[:200], dropped=dropped)
     feed_title = _text(parsed.feed.get("title"))[:MAX_TITLE_CHARS]
-    entries = tuple(_entry(raw, feed_title) for raw in parsed.entries)
+    raw_entries = parsed.entries
+    if len(raw_entries) > MAX_ENTRIES:  # unclosed items the loose parser turned into entries
+        half = MAX_ENTRIES // 2
+        dropped += len(raw_entries) - 2 * half
+        raw_entries = raw_entries[:half] + raw_entries[-half:]
+    entries = tuple(_entry(raw, feed_title) for raw in raw_entries)
     problem: str | None = None
     if parsed.get("bozo"):
         problem = str(parsed.get("bozo_exception") or "malformed feed").splitlines()[0][:200]
@@ -173,8 +212,8 @@ def reduce_markup(body: bytes) -> tuple[bytes, int]:
 
     Items are taken alternately from the start and the end of the document (so the newest survive whichever
     order the feed uses) while they fit in MAX_ENTRIES and MARKUP_BUDGET; hostile items over MAX_ITEM_MARKUP go.
-    Markup before the first item or after the last that alone exceeds the budget is cut off (feedparser's
-    loose parser copes with the missing end tags). Linear in the size of the body.
+    Markup before the first item that alone exceeds MAX_ITEM_MARKUP loses its middle, and markup after the last
+    item keeps only its end (feedparser's loose parser copes with the unbalanced tags left). Linear time.
     """
     markup = _markup(body)
     item_starts = body.count(b"<item") + body.count(b"<entry") + body.count(b":item") + body.count(b":entry")
@@ -185,10 +224,7 @@ def reduce_markup(body: bytes) -> tuple[bytes, int]:
         return _cut_after_markup(body, MARKUP_BUDGET), 0
     spans = first + [span for span in last if span[0] > first[-1][0]]
     head, tail = body[: spans[0][0]], body[spans[-1][1] :]
-    if _markup(head) > MAX_ITEM_MARKUP:
-        head = _cut_after_markup(head, MAX_ITEM_MARKUP)
-    if _markup(tail) > MAX_ITEM_MARKUP:
-        tail = b"\n"
+    head, tail = _trim_middle(head, MAX_ITEM_MARKUP), _keep_end(tail, MAX_ITEM_MARKUP // 2)
     budget = MARKUP_BUDGET - _markup(head) - _markup(tail)
     order = [index for pair in zip(range(len(spans)), reversed(range(len(spans))), strict=True) for index in pair]
     kept: set[int] = set()
@@ -226,6 +262,31 @@ def _markup(body: bytes, start: int = 0, end: int | None = None) -> int:
     """Tags and escaped tags in body[start:end]: what feedparser's time grows with."""
     end = len(body) if end is None else end
     return body.count(b"<", start, end) + body.count(b"&lt;", start, end)
+
+
+def _trim_middle(part: bytes, budget: int) -> bytes:
+    """`part` with its middle cut out when it holds more than `budget` tags: the first and last budget / 2 stay
+    (the root and channel start tags before the items, their end tags after them, wherever junk sits)."""
+    if _markup(part) <= budget:
+        return part
+    half = budget // 2
+    start = len(_cut_after_markup(part, half))
+    end = len(part)
+    for _ in range(half):
+        end = part.rfind(b"<", 0, end)
+        if end <= start:
+            return part[:start]
+    return part[:start] + b"\n" + part[end:]
+
+
+def _keep_end(part: bytes, budget: int) -> bytes:
+    """The end of `part` from its `budget`-th last "<" (all of it when it has fewer)."""
+    end = len(part)
+    for _ in range(budget):
+        end = part.rfind(b"<", 0, end)
+        if end < 0:
+            return part
+    return part[end:]
 
 
 def _cut_after_markup(body: bytes, budget: int) -> bytes:

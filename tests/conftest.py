@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -32,3 +34,5 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if table:
         terminalreporter.write_sep("=", "fault injection summary")
         terminalreporter.write_line(table)
+        if os.environ.get("MONITOR_FAULT_ROWS"):
+            REPORT.dump(Path(os.environ["MONITOR_FAULT_ROWS"]))
