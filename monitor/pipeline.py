@@ -16,6 +16,8 @@ import logging
 import multiprocessing
 import os
 import random
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -204,6 +206,9 @@ async def poll_feed(
     if parsed.problem:
         shown_url = _mask_userinfo(new_url)
         log.event(logger, logging.DEBUG, "feed_malformed", feed=feed.name, url=shown_url, problem=parsed.problem)
+    if parsed.dropped:  # parse.reduce_markup left items out to bound the parse (docs/robustness.md)
+        shown_url = _mask_userinfo(new_url)
+        log.event(logger, logging.WARNING, "feed_trimmed", feed=feed.name, url=shown_url, items_left_out=parsed.dropped)
 
     new = store.unseen(state.feed_id, parsed.entries)
     matches = await asyncio.to_thread(_match_all, runtime.matcher, new) if new else []
@@ -214,16 +219,17 @@ async def poll_feed(
         NewEntry(entry=entry, matches=tuple(found), alert=_should_alert(entry, first_poll, backfill_since))
         for entry, found in zip(new, matches, strict=True)
     ]
-    recorded = store.record_entries(state.feed_id, items, now=now, route=runtime.route, stories=runtime.stories)
-    store.save_fetch_ok(
-        state.feed_id,
-        now=now,
-        url=new_url,
-        etag=result.etag,
-        last_modified=result.last_modified,
-        body_hash=body_hash,
-        next_check=schedule.after_success(now, feed.interval),
-    )
+    with store.transaction():  # the new entries and the feed's new state: one commit, one fsync
+        recorded = store.record_entries(state.feed_id, items, now=now, route=runtime.route, stories=runtime.stories)
+        store.save_fetch_ok(
+            state.feed_id,
+            now=now,
+            url=new_url,
+            etag=result.etag,
+            last_modified=result.last_modified,
+            body_hash=body_hash,
+            next_check=schedule.after_success(now, feed.interval),
+        )
     log.event(
         logger,
         logging.INFO,
@@ -275,7 +281,9 @@ class ParsePool:
         if self._broken >= self.MAX_BROKEN:
             return await asyncio.to_thread(job)
         if self._executor is None:
-            self._executor = ProcessPoolExecutor(self.workers, mp_context=_worker_context())
+            self._executor = ProcessPoolExecutor(
+                self.workers, mp_context=_worker_context(), initializer=_exit_with, initargs=(os.getpid(),)
+            )
         executor = self._executor
         try:
             return await asyncio.get_running_loop().run_in_executor(executor, job)
@@ -301,6 +309,35 @@ def _worker_context() -> multiprocessing.context.BaseContext:
         context.set_forkserver_preload(["monitor.parse"])
         return context
     return multiprocessing.get_context("spawn")
+
+
+def _exit_with(parent: int) -> None:
+    """Worker initializer: exit when the monitor process is gone, even killed by SIGKILL.
+
+    Without this, workers of a killed monitor wait forever for work (each holds both ends of the executor's
+    queues), and keep the forkserver alive with them.
+    """
+
+    def watch() -> None:
+        while _alive(parent):
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-monitor", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # the PID now belongs to another user's process: ours is gone
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"  # a zombie is dead, just not yet reaped
+    except (OSError, IndexError):
+        return True  # no /proc: kill(pid, 0) said it exists
 
 
 def _should_alert(entry: Entry, first_poll: bool, backfill_since: datetime) -> bool:

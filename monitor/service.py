@@ -190,6 +190,7 @@ class Daemon:
         self.store: Store | None = None
         self.fetcher: Fetcher | None = None
         self.retired_fetchers: list[Fetcher] = []
+        self.parser: ParsePool | None = None  # worker processes for feedparser, when there are many feeds
         self.notifier: Notifier | None = None
         self.runtime: Runtime | None = None
         self.scheduler: AsyncIOScheduler | None = None
@@ -235,6 +236,7 @@ class Daemon:
             raise
         self.last_heartbeat_ok = now
         self.fetcher = Fetcher(self.settings.fetch)
+        self.parser = ParsePool.for_feeds(len(self.settings.feeds))
         self.scheduler = AsyncIOScheduler(
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
@@ -346,7 +348,13 @@ class Daemon:
         url = redact_url(feed.url)
         try:
             outcome = await poll_feed(
-                feed, store=store, fetcher=fetcher, runtime=runtime, clock=self.clock, honour_interval=False
+                feed,
+                store=store,
+                fetcher=fetcher,
+                runtime=runtime,
+                clock=self.clock,
+                honour_interval=False,
+                parser=self.parser,
             )
         except asyncio.CancelledError:
             # Only a stop cancels a poll (after its deadline): say so and end the job quietly.
@@ -610,6 +618,8 @@ class Daemon:
         await asyncio.gather(*helpers, return_exceptions=True)
         for fetcher in (self.fetcher, *self.retired_fetchers):
             await fetcher.aclose()
+        if self.parser is not None:
+            self.parser.close()
         now = self.clock()
         with contextlib.suppress(MonitorError):
             self.store.daemon_update(now, stopped_at=now, polls=self.polls, last_poll_at=self.last_poll_at, health=None)

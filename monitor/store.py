@@ -11,6 +11,12 @@ Rules the code keeps:
 - Every write runs in one transaction that takes SQLite's write lock up front (BEGIN IMMEDIATE): a deferred
   transaction that reads and then writes fails at once with "database is locked" when another process wrote
   in between, whatever the busy timeout; with the lock taken first, the 30 s busy timeout applies.
+- Durability: the WAL is synced to disk (synchronous=FULL) when entries, alerts and deliveries are recorded
+  (`record_entries`, `transaction`); the bookkeeping of every other poll (feed state after a 304 or an
+  unchanged body, delivery marks) commits with synchronous=NORMAL, safe against a crash of the process but
+  not of the machine: a power cut can undo the last few of those commits, which only means a feed polled
+  again or a delivery sent again (at-least-once, as documented). Saves an fsync per poll (see
+  benchmarks/README.md).
 - Any sqlite3 error becomes a StoreError naming the database file.
 """
 
@@ -354,6 +360,7 @@ class Store:
             # WAL lets other processes (the CLI, the sqlite3 shell) read while the daemon writes. It is
             # persistent, but setting it on every open also repairs a file switched back by hand.
             db.execute("PRAGMA journal_mode = WAL").fetchall()
+            db.execute("PRAGMA synchronous = NORMAL")  # FULL for the writes that must survive a power cut
             store = cls(db, path)
             with store._write():
                 unknown = store._unknown_migrations()
@@ -561,7 +568,7 @@ class Store:
         stamp = _stamp(now)
         entries = alerts = deliveries = attached = 0
         open_stories: list[Story] | None = None
-        with self._failures("record entries"), self._write():
+        with self._failures("record entries"), self._write(durable=True):
             batch = [item.entry for item in new]
             seen_ids, seen_links = self._stored_keys(feed_id, batch)
             for position in _unseen_positions(batch, seen_ids, seen_links):
@@ -1105,19 +1112,34 @@ class Store:
     # -- transactions and errors ---------------------------------------------------------------------------
 
     @contextmanager
-    def _write(self) -> Iterator[None]:
-        """One write transaction; inside another, a savepoint (sqlite-utils' `atomic`)."""
+    def transaction(self) -> Iterator[None]:
+        """Make the writes inside one durable transaction (e.g. a poll's record_entries and save_fetch_ok)."""
+        with self._failures("write"), self._write(durable=True):
+            yield
+
+    @contextmanager
+    def _write(self, *, durable: bool = False) -> Iterator[None]:
+        """One write transaction; inside another, a savepoint (sqlite-utils' `atomic`).
+
+        `durable`: the commit syncs the WAL to disk (and with it every earlier commit), see the module docstring.
+        """
         if self.db.conn.in_transaction:
             with self.db.atomic():
                 yield
             return
-        self.db.execute("BEGIN IMMEDIATE")
+        if durable:
+            self.db.execute("PRAGMA synchronous = FULL")
         try:
-            yield
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.rollback()
-            raise
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.rollback()
+                raise
+        finally:
+            if durable:
+                self.db.execute("PRAGMA synchronous = NORMAL")
 
     @contextmanager
     def _failures(self, action: str) -> Iterator[None]:
