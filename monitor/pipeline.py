@@ -164,30 +164,27 @@ async def poll_feed(
     if new_url != state.url:
         old_url, shown_url = _mask_userinfo(state.url), _mask_userinfo(new_url)
         log.event(logger, logging.INFO, "feed_moved", feed=feed.name, old=old_url, url=shown_url)
-    if result.status == "not_modified":
+
+    def save_success(etag: str | None, last_modified: str | None, body_hash: str | None) -> None:
+        """The poll succeeded: new validators and URL, errors cleared, next check one interval on."""
         store.save_fetch_ok(
             state.feed_id,
             now=now,
             url=new_url,
-            etag=result.etag or state.etag,
-            last_modified=result.last_modified or state.last_modified,
-            body_hash=state.body_hash,
+            etag=etag,
+            last_modified=last_modified,
+            body_hash=body_hash,
             next_check=schedule.after_success(now, feed.interval),
         )
+
+    if result.status == "not_modified":
+        save_success(result.etag or state.etag, result.last_modified or state.last_modified, state.body_hash)
         return PollOutcome(feed.name, new_url, "not_modified")
 
     body_hash = hashlib.sha256(result.body).hexdigest()
     if body_hash == state.body_hash:
         # Servers without validators resend the same body: skip parsing and matching entirely.
-        store.save_fetch_ok(
-            state.feed_id,
-            now=now,
-            url=new_url,
-            etag=result.etag,
-            last_modified=result.last_modified,
-            body_hash=body_hash,
-            next_check=schedule.after_success(now, feed.interval),
-        )
+        save_success(result.etag, result.last_modified, body_hash)
         return PollOutcome(feed.name, new_url, "unchanged")
 
     if parser is not None:
@@ -221,15 +218,7 @@ async def poll_feed(
     ]
     with store.transaction():  # the new entries and the feed's new state: one commit, one fsync
         recorded = store.record_entries(state.feed_id, items, now=now, route=runtime.route, stories=runtime.stories)
-        store.save_fetch_ok(
-            state.feed_id,
-            now=now,
-            url=new_url,
-            etag=result.etag,
-            last_modified=result.last_modified,
-            body_hash=body_hash,
-            next_check=schedule.after_success(now, feed.interval),
-        )
+        save_success(result.etag, result.last_modified, body_hash)
     log.event(
         logger,
         logging.INFO,
