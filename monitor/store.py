@@ -714,20 +714,7 @@ class Store:
             parameters.append(target)
         parameters.append(limit)
         with self._failures("read pending deliveries"):
-            rows = list(
-                self.db.query(
-                    f"""
-                    SELECT deliveries.id AS delivery_id, deliveries.target, deliveries.attempts,
-                        deliveries.batch, deliveries.held_until, deliveries.created_at AS queued_at,
-                        {_ALERT_COLUMNS}
-                    FROM deliveries JOIN alerts ON alerts.id = deliveries.alert_id {_ALERT_JOINS}
-                    WHERE {where}
-                    ORDER BY deliveries.id
-                    LIMIT ?
-                    """,
-                    parameters,
-                )
-            )
+            rows = self._delivery_rows("deliveries.batch, deliveries.held_until", where, parameters)
             alerts = self._with_stories([_alert(row) for row in rows])
         return [
             PendingDelivery(
@@ -882,22 +869,28 @@ class Store:
             for rule in sent.keys() | storms.keys()
         }
 
+    def _delivery_rows(self, columns: str, where: str, parameters: list[Any]) -> list[dict[str, Any]]:
+        """Deliveries matching `where` with their alerts and the extra `columns`, oldest first; the last
+        parameter is the LIMIT."""
+        return list(
+            self.db.query(
+                f"""
+                SELECT deliveries.id AS delivery_id, deliveries.target, deliveries.attempts,
+                    deliveries.created_at AS queued_at, {columns}, {_ALERT_COLUMNS}
+                FROM deliveries JOIN alerts ON alerts.id = deliveries.alert_id {_ALERT_JOINS}
+                WHERE {where}
+                ORDER BY deliveries.id
+                LIMIT ?
+                """,
+                parameters,
+            )
+        )
+
     def dead_deliveries(self, *, limit: int = 500) -> list[DeadDelivery]:
         """Deliveries given up (status dead), oldest first, with their alerts."""
         with self._failures("read dead deliveries"):
-            rows = list(
-                self.db.query(
-                    f"""
-                    SELECT deliveries.id AS delivery_id, deliveries.target, deliveries.attempts,
-                        deliveries.last_error, deliveries.last_attempt_at, deliveries.created_at AS queued_at,
-                        {_ALERT_COLUMNS}
-                    FROM deliveries JOIN alerts ON alerts.id = deliveries.alert_id {_ALERT_JOINS}
-                    WHERE deliveries.status = 'dead'
-                    ORDER BY deliveries.id
-                    LIMIT ?
-                    """,
-                    [limit],
-                )
+            rows = self._delivery_rows(
+                "deliveries.last_error, deliveries.last_attempt_at", "deliveries.status = 'dead'", [limit]
             )
         return [
             DeadDelivery(
