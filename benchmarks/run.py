@@ -258,7 +258,7 @@ def measure_latency(work: Path) -> dict[str, Any]:
 
 
 def monitor_versions() -> dict[str, str]:
-    names = ("feedparser", "httpx", "httpcore", "sqlite-utils", "rapidfuzz", "pyahocorasick", "apprise")
+    names = ("feedparser", "aiohttp", "yarl", "sqlite-utils", "rapidfuzz", "pyahocorasick", "apprise")
     versions = {name: importlib.metadata.version(name) for name in names}
     versions["SQLite"] = sqlite3.sqlite_version
     return versions

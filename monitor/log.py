@@ -64,4 +64,4 @@ def setup(level: int = logging.INFO, stream: TextIO | None = None) -> None:
     # apprise logs delivery failures itself, sometimes with secrets; notify.py reports them masked instead.
     logging.getLogger("apprise").setLevel(logging.CRITICAL)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp").setLevel(logging.WARNING)

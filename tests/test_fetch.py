@@ -1,6 +1,6 @@
 """fetch.py against a real HTTP/1.1 server on 127.0.0.1: conditional GET, redirects, statuses, caps, timeouts.
 
-MockTransport appears only where a test needs an impossible server (a transport that raises).
+An injected resolver stands in for DNS where a test needs a name (failing, or mapped to 127.0.0.1).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any, Literal, TypeVar
 
-import httpx
 import pytest
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from monitor import __version__
 from monitor.errors import FetchError
@@ -526,23 +526,48 @@ def test_connection_refused_is_network() -> None:
     assert error.message == "connection refused by 127.0.0.1"
 
 
-def test_dns_failure_is_network() -> None:
-    """A name that does not resolve is kind network with the host named (no DNS query leaves the machine)."""
+class _Resolver(AbstractResolver):
+    """A resolver for aiohttp's connector: maps names to 127.0.0.1 ports, or raises `failure` (no DNS query)."""
 
-    def unresolvable(request: httpx.Request) -> httpx.Response:
-        # What httpcore raises when getaddrinfo fails, without asking a real resolver.
-        cause = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        raise httpx.ConnectError(str(cause), request=request) from cause
+    def __init__(self, ports: dict[str, int] | None = None, failure: BaseException | None = None) -> None:
+        self.ports = ports or {}
+        self.failure = failure
+        self.asked: list[str] = []
 
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        self.asked.append(host)
+        if self.failure is not None:
+            raise self.failure
+        return [
+            ResolveResult(
+                hostname=host, host="127.0.0.1", port=self.ports[host], family=socket.AF_INET, proto=0, flags=0
+            )
+        ]
+
+    async def close(self) -> None:
+        return None
+
+
+def resolver_error(resolver: _Resolver, url: str) -> FetchError:
     async def go() -> FetchError:
-        async with Fetcher(SETTINGS, transport=httpx.MockTransport(unresolvable)) as fetcher:
+        async with Fetcher(SETTINGS, resolver=resolver) as fetcher:
             with pytest.raises(FetchError) as info:
-                await fetcher.fetch("http://feed.monitor-test.invalid/rss.xml")
+                await fetcher.fetch(url)
             return info.value
 
-    error = run(go())
+    return run(go())
+
+
+def test_dns_failure_is_network() -> None:
+    """A name that does not resolve is kind network with the host named (no DNS query leaves the machine)."""
+    # What getaddrinfo raises for an unknown name, from the resolver aiohttp's connector calls.
+    resolver = _Resolver(failure=socket.gaierror(socket.EAI_NONAME, "Name or service not known"))
+    error = resolver_error(resolver, "http://feed.monitor-test.invalid/rss.xml")
+    assert resolver.asked == ["feed.monitor-test.invalid"]
     assert error.kind == "network"
-    assert error.message.startswith("cannot resolve host 'feed.monitor-test.invalid'")
+    assert error.message == "cannot resolve host 'feed.monitor-test.invalid' (Name or service not known)"
 
 
 def test_tls_failure_is_network(feed_server: FeedServer) -> None:
@@ -600,37 +625,26 @@ def test_redact_url() -> None:
     assert redact_url("https://example.org/f") == "https://example.org/f"
 
 
-def test_unexpected_transport_exception_becomes_fetch_error() -> None:
-    """Even an unexpected exception inside the transport leaves fetch() as a FetchError."""
-
-    def explode(request: httpx.Request) -> httpx.Response:
-        raise RuntimeError("boom\nsecond line")
-
-    async def go() -> FetchError:
-        async with Fetcher(SETTINGS, transport=httpx.MockTransport(explode)) as fetcher:
-            with pytest.raises(FetchError) as info:
-                await fetcher.fetch("http://feeds.example/rss.xml")
-            return info.value
-
-    error = run(go())
+def test_unexpected_exception_under_the_client_becomes_fetch_error() -> None:
+    """Even an unexpected exception inside the HTTP client leaves fetch() as a one-line FetchError."""
+    error = resolver_error(_Resolver(failure=RuntimeError("boom\nsecond line")), "http://feeds.example/rss.xml")
     assert error.kind == "http"
     assert error.message == "unexpected error: RuntimeError: boom second line"
 
 
-def test_transport_is_injectable() -> None:
-    """An injected httpx transport replaces the network (used by other modules' tests)."""
-    seen: list[str] = []
-
-    def serve(request: httpx.Request) -> httpx.Response:
-        seen.append(str(request.url))
-        return httpx.Response(200, content=FEED, headers={"ETag": ETAG})
+def test_resolver_is_injectable(feed_server: FeedServer) -> None:
+    """An injected resolver sends a named host to the local server, which sees that name in Host."""
+    feed_server.set_feed("/rss.xml", FEED, etag=ETAG)
+    resolver = _Resolver({"feeds.example": feed_server.port})
 
     async def go() -> FetchResult:
-        async with Fetcher(SETTINGS, transport=httpx.MockTransport(serve)) as fetcher:
-            return await fetcher.fetch("http://feeds.example/rss.xml")
+        async with Fetcher(SETTINGS, resolver=resolver) as fetcher:
+            return await fetcher.fetch(f"http://feeds.example:{feed_server.port}/rss.xml")
 
     result = run(go())
-    assert (result.body, result.etag, seen) == (FEED, ETAG, ["http://feeds.example/rss.xml"])
+    assert (result.body, result.etag, result.url) == (FEED, ETAG, f"http://feeds.example:{feed_server.port}/rss.xml")
+    [request] = feed_server.requests
+    assert request.headers["host"] == f"feeds.example:{feed_server.port}"
 
 
 # -- concurrency ---------------------------------------------------------------------------------------

@@ -359,7 +359,7 @@ def test_render_module_does_no_io() -> None:
         if isinstance(node, ast.Import | ast.ImportFrom)
         for alias in (node.names if isinstance(node, ast.Import) else [ast.alias(node.module or "")])
     }
-    assert not imported & {"apprise", "httpx", "sqlite3", "sqlite_utils", "socket", "smtplib", "requests"}
+    assert not imported & {"apprise", "aiohttp", "sqlite3", "sqlite_utils", "socket", "smtplib", "requests"}
 
 
 # --- golden files ---------------------------------------------------------------------------------
