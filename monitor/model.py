@@ -68,7 +68,7 @@ class FeedState:
     last_success: datetime | None = None
     next_check: datetime | None = None
     disabled: bool = False
-    entries_seen: int = 0
+    entries_seen: int | None = None  # entries stored for the feed; None when not counted
     last_polled: datetime | None = None
     removed: bool = False  # no longer in the configuration (kept for history)
 

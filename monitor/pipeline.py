@@ -147,7 +147,7 @@ async def poll_feed(
     A feed waiting out an error back-off is skipped unless `force`. `parser` parses in worker processes;
     without it feedparser runs in a thread.
     """
-    state = store.feed_state(feed.url)
+    state = store.feed_state(feed.url, count_entries=False)
     now = clock()
     if state.disabled:
         return PollOutcome(feed.name, state.url, "disabled")

@@ -438,18 +438,22 @@ class Store:
         with self._failures("read the feeds"):
             return self._feed_states("" if include_removed else "WHERE feeds.removed = 0", [])
 
-    def feed_state(self, config_url: str) -> FeedState:
-        """The state of the feed configured as `config_url` (removed or not); KeyError if never seen."""
+    def feed_state(self, config_url: str, *, count_entries: bool = True) -> FeedState:
+        """The state of the feed configured as `config_url` (removed or not); KeyError if never seen.
+
+        Without `count_entries` (a poll does not need it), `entries_seen` is None and the read is cheaper.
+        """
         with self._failures("read a feed"):
-            states = self._feed_states("WHERE feeds.config_url = ?", [config_url])
+            states = self._feed_states("WHERE feeds.config_url = ?", [config_url], count_entries=count_entries)
         if not states:
             raise KeyError(config_url)
         return states[0]
 
-    def _feed_states(self, where: str, parameters: list[Any]) -> list[FeedState]:
+    def _feed_states(self, where: str, parameters: list[Any], *, count_entries: bool = True) -> list[FeedState]:
+        counted = "(SELECT count(*) FROM entries WHERE entries.feed_id = feeds.id)" if count_entries else "NULL"
         rows = self.db.query(
             f"""
-            SELECT feeds.*, (SELECT count(*) FROM entries WHERE entries.feed_id = feeds.id) AS entries_seen
+            SELECT feeds.*, {counted} AS entries_seen
             FROM feeds {where} ORDER BY feeds.id
             """,
             parameters,

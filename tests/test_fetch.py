@@ -647,6 +647,42 @@ def test_resolver_is_injectable(feed_server: FeedServer) -> None:
     assert request.headers["host"] == f"feeds.example:{feed_server.port}"
 
 
+# -- proxies from the environment -------------------------------------------------------------------------
+
+
+def _proxy_environment(monkeypatch: pytest.MonkeyPatch, proxy: str, no_proxy: str = "") -> None:
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("http_proxy", proxy)
+    monkeypatch.setenv("no_proxy", no_proxy)
+    monkeypatch.setenv("NO_PROXY", no_proxy)
+
+
+def test_http_proxy_from_the_environment_carries_the_request(
+    feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With trust_env, http_proxy (credentials included) carries the request: the proxy sees the absolute URL."""
+    _proxy_environment(monkeypatch, f"http://user:secret@127.0.0.1:{feed_server.port}")
+    feed_server.set_feed("http://feeds.example/rss.xml", FEED, etag=ETAG)
+    result = fetch("http://feeds.example/rss.xml", FetchSettings(trust_env=True))
+    assert (result.body, result.etag) == (FEED, ETAG)
+    [request] = feed_server.requests
+    assert request.path == "http://feeds.example/rss.xml"
+    assert request.headers["proxy-authorization"] == "Basic " + base64.b64encode(b"user:secret").decode()
+
+
+def test_no_proxy_and_trust_env_off_go_direct(feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A host in no_proxy, or trust_env = false, skips the proxy (here a closed port that would refuse)."""
+    feed_server.set_feed("/feed.xml", FEED)
+    _proxy_environment(monkeypatch, refused_url().removesuffix("/feed.xml"), no_proxy="127.0.0.1")
+    assert fetch(feed_server.url("/feed.xml"), FetchSettings(trust_env=True)).body == FEED
+    _proxy_environment(monkeypatch, refused_url().removesuffix("/feed.xml"))
+    assert fetch(feed_server.url("/feed.xml"), FetchSettings(trust_env=False)).body == FEED
+    error = fetch_error(feed_server.url("/feed.xml"), FetchSettings(trust_env=True))
+    assert error.kind == "network"
+    assert error.message.startswith("connection refused")
+
+
 # -- concurrency ---------------------------------------------------------------------------------------
 
 
