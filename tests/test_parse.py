@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+from monitor.normalize import strip_html
 from monitor.parse import parse_feed, stable_id, strip_doctype
+from monitor.render import html_to_text
 from tests.feedgen import atom, item, rss
 
 WHEN = datetime(2026, 11, 20, 8, 30, tzinfo=UTC)
@@ -75,6 +77,21 @@ def test_relative_links_resolve_against_the_feed_url() -> None:
     body = rss([item("x", link="/news/1")])
     parsed = parse_feed(body, url="https://news.example.org/feed.xml", headers={})
     assert parsed.entries[0].link == "https://news.example.org/news/1"
+
+
+def test_summary_is_the_published_markup_and_every_reader_of_it_gets_text() -> None:
+    """Summaries keep the feed's markup (no sanitiser pass); matching and alert text see no script or tag."""
+    hostile = (
+        '<p onclick="steal()">Kataib <b>Hezbollah</b> <a href="/more">statement</a></p>'
+        "<script>var secret = 1;</script><img src=x onerror=alert(1)>"
+    )
+    body = rss([item("x", link="/news/1", description=hostile)])
+    [entry] = parse_feed(body, url="https://news.example.org/feed.xml", headers={}).entries
+    assert entry.summary == hostile  # untrusted, as published; the relative href is left alone
+    assert entry.link == "https://news.example.org/news/1"  # the entry's own link is still resolved
+    for text in (strip_html(entry.summary), html_to_text(entry.summary)):
+        assert "Kataib Hezbollah statement" in text
+        assert not any(marker in text for marker in ("<", "secret", "onerror", "steal"))
 
 
 def test_html_page_is_not_a_feed() -> None:
