@@ -16,8 +16,6 @@ import logging
 import multiprocessing
 import os
 import random
-import threading
-import time
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -27,7 +25,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from monitor import digest, log, schedule
+from monitor import digest, log, parseworker, schedule
 from monitor.config import Settings
 from monitor.errors import FetchError, RuleError
 from monitor.fetch import Fetcher
@@ -271,7 +269,7 @@ class ParsePool:
             return await asyncio.to_thread(job)
         if self._executor is None:
             self._executor = ProcessPoolExecutor(
-                self.workers, mp_context=_worker_context(), initializer=_exit_with, initargs=(os.getpid(),)
+                self.workers, mp_context=_worker_context(), initializer=parseworker.exit_with, initargs=(os.getpid(),)
             )
         executor = self._executor
         try:
@@ -295,38 +293,9 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     # forkserver: workers fork from a small single-threaded server, never from this threaded process.
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["monitor.parse"])
+        context.set_forkserver_preload(["monitor.parseworker"])
         return context
     return multiprocessing.get_context("spawn")
-
-
-def _exit_with(parent: int) -> None:
-    """Worker initializer: exit when the monitor process is gone, even killed by SIGKILL.
-
-    Without this, workers of a killed monitor wait forever for work (each holds both ends of the executor's
-    queues), and keep the forkserver alive with them.
-    """
-
-    def watch() -> None:
-        while _alive(parent):
-            time.sleep(1.0)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="exit-with-monitor", daemon=True).start()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # the PID now belongs to another user's process: ours is gone
-        return False
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"  # a zombie is dead, just not yet reaped
-    except (OSError, IndexError):
-        return True  # no /proc: kill(pid, 0) said it exists
 
 
 def _should_alert(entry: Entry, first_poll: bool, backfill_since: datetime) -> bool:
