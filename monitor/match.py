@@ -194,24 +194,24 @@ class Matcher:
         if content_text and summary_text and summary_text.strip() in content_text:
             summary_text = ""  # the content repeats the summary: its hits are found (and reported) in the content
         fields = []
+        # The fields are searched as one word list, separated by a word no alias or phrase can contain.
+        text_words: list[str] = []
+        starts: list[int] = []
         for index, text in enumerate((title, summary_text, content_text)):
             if text:
                 words = fold_words(text)
                 if words:
-                    fields.append(_Field(index=index, text=text, words=words, kept=words))
+                    kept = words
+                    if not OPTIONAL_ARTICLES.isdisjoint(words):
+                        kept = list(filterfalse(OPTIONAL_ARTICLES.__contains__, words))
+                    fields.append(_Field(index=index, text=text, words=words, kept=kept))
+                    if starts:
+                        text_words.append(_SEPARATOR)
+                    starts.append(len(text_words))
+                    text_words += kept
         if not fields:
             return []
-        # The fields are searched as one word list, separated by a word no alias or phrase can contain.
-        padded = " " + f" {_SEPARATOR} ".join(" ".join(scanned.words) for scanned in fields) + " "
-        if " al " in padded or " el " in padded:
-            for scanned in fields:
-                scanned.kept = list(filterfalse(OPTIONAL_ARTICLES.__contains__, scanned.words))
-            padded = " " + f" {_SEPARATOR} ".join(" ".join(scanned.kept) for scanned in fields) + " "
-        text_words = fields[0].kept
-        starts = [0]
-        for scanned in fields[1:]:
-            starts.append(len(text_words) + 1)
-            text_words = [*text_words, _SEPARATOR, *scanned.kept]
+        padded = " " + " ".join(text_words) + " "
         self._find_phrases(fields, padded, starts)
         vocabulary = set(text_words)
         if self._acronym_regex is not None and (
