@@ -1,8 +1,8 @@
 """The worker-process side of `pipeline.ParsePool`: what a parse worker imports, and nothing more.
 
-Workers fork from a forkserver that preloaded this module (and with it monitor.parse and feedparser); the
-pool's initializer and jobs refer only to this module and monitor.parse, so a worker never imports the HTTP
-client, the store or apprise. That keeps each worker at ~25 MB instead of ~50 MB.
+Workers are spawned (fresh interpreters); the pool's initializer and jobs refer only to this module and
+monitor.parse, so a worker imports feedparser and never the HTTP client, the store or apprise. That keeps
+each worker at ~25 MB instead of ~50 MB.
 """
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ import os
 import threading
 import time
 
-import monitor.parse  # noqa: F401  (preloaded by the forkserver: every worker starts with feedparser imported)
+import monitor.parse  # noqa: F401  (imported with the initializer: a worker has feedparser before its first job)
 
 
 def exit_with(parent: int) -> None:
     """Worker initializer: exit when the monitor process is gone, even killed by SIGKILL.
 
     Without this, workers of a killed monitor wait forever for work (each holds both ends of the executor's
-    queues), and keep the forkserver alive with them.
+    queues).
     """
 
     def watch() -> None:

@@ -242,7 +242,7 @@ class ParsePool:
     """Runs `parse_feed` in worker processes, one per core: feedparser is pure Python, so threads share one core.
 
     A 100 KB feed takes feedparser about 0.1 s of CPU, 90 % of a cold poll. Workers start on first use (a cycle
-    in which nothing changed starts none) from a forkserver that imported monitor.parse. If a worker dies
+    in which nothing changed starts none) as fresh interpreters importing monitor.parse. If a worker dies
     (killed for memory, say) that feed is parsed in a thread, as without a pool, and the pool is replaced;
     after MAX_BROKEN broken pools (workers cannot start, e.g. an unguarded __main__) threads are used for good.
     """
@@ -290,11 +290,8 @@ class ParsePool:
 
 
 def _worker_context() -> multiprocessing.context.BaseContext:
-    # forkserver: workers fork from a small single-threaded server, never from this threaded process.
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["monitor.parseworker"])
-        return context
+    # spawn: fresh interpreters, never a fork of this threaded process. A forkserver would start workers
+    # faster, but it is one more ~23 MB process for the whole run, and the pool starts once.
     return multiprocessing.get_context("spawn")
 
 

@@ -1,6 +1,6 @@
 """Parsing in worker processes (pipeline.ParsePool): same entries as parsing in-process, used only when it pays.
 
-Real worker processes (forkserver) and, for the end-to-end case, a real feed server and SMTP server.
+Real (spawned) worker processes and, for the end-to-end case, a real feed server and SMTP server.
 """
 
 from __future__ import annotations
