@@ -197,23 +197,27 @@ class Matcher:
         # The fields are searched as one word list, separated by a word no alias or phrase can contain.
         text_words: list[str] = []
         starts: list[int] = []
+        vocabulary: set[str] = set()  # the distinct words of text_words
         for index, text in enumerate((title, summary_text, content_text)):
             if text:
                 words = fold_words(text)
                 if words:
+                    distinct = set(words)
                     kept = words
-                    if not OPTIONAL_ARTICLES.isdisjoint(words):
+                    if not OPTIONAL_ARTICLES.isdisjoint(distinct):
                         kept = list(filterfalse(OPTIONAL_ARTICLES.__contains__, words))
+                        distinct -= OPTIONAL_ARTICLES
                     fields.append(_Field(index=index, text=text, words=words, kept=kept))
                     if starts:
                         text_words.append(_SEPARATOR)
+                        vocabulary.add(_SEPARATOR)
                     starts.append(len(text_words))
                     text_words += kept
+                    vocabulary |= distinct
         if not fields:
             return []
         padded = " " + " ".join(text_words) + " "
         self._find_phrases(fields, padded, starts)
-        vocabulary = set(text_words)
         if self._acronym_regex is not None and (
             self._acronyms_always or not self._acronym_words.isdisjoint(vocabulary)
         ):
