@@ -25,7 +25,7 @@ item at the top. Cycles run in a fresh process each; one database per tool and N
 Wall and CPU time cover the cycle only (not interpreter start-up and imports). CPU includes worker
 processes; "farm CPU" is what the farm itself used meanwhile, on the same 2 cores. Peak RSS is the
 measured process's own (ru_maxrss); "tree" is the largest sum of resident memory over the process and its
-descendants (parse workers, forkserver) seen in samples every 0.2 s."""
+descendants (parse workers, multiprocessing's resource tracker) seen in samples every 0.2 s."""
 
 
 def _seconds(value: float) -> str:
