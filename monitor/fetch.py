@@ -25,6 +25,7 @@ Shaped after Miniflux's fetcher: a request builder (`_request_headers`), a respo
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import socket
 import ssl
@@ -40,6 +41,7 @@ from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 import aiohttp
+import certifi
 from aiohttp.abc import AbstractResolver
 from yarl import URL
 
@@ -77,7 +79,8 @@ class FetchSettings:
     user_agent: str = USER_AGENT
     # Open connections at most, idle ones included (kept alive between polls of the same host).
     max_connections: int = 100
-    # Honour HTTP_PROXY / HTTPS_PROXY / NO_PROXY from the environment (read once, when the session opens).
+    # Honour HTTP_PROXY / HTTPS_PROXY / NO_PROXY and SSL_CERT_FILE / SSL_CERT_DIR from the environment (read
+    # once, when the session opens).
     trust_env: bool = True
 
     def __post_init__(self) -> None:
@@ -136,6 +139,7 @@ class Fetcher:
             settings = self.settings
             connector = aiohttp.TCPConnector(
                 limit=settings.max_connections,
+                ssl=tls_context(trust_env=settings.trust_env),
                 resolver=self._resolver,
                 # 0: keep the operating system's choice between IPv4 and IPv6 (aiohttp's happy eyeballs).
                 family=socket.AF_UNSPEC,
@@ -351,6 +355,22 @@ class Fetcher:
             raise _too_large(overflow, limit)
         parts.append(tail)
         return b"".join(parts)
+
+
+def tls_context(*, trust_env: bool) -> ssl.SSLContext:
+    """Certificate verification against Mozilla's CA bundle (certifi), as browsers and httpx do.
+
+    With `trust_env`, SSL_CERT_FILE / SSL_CERT_DIR replace the bundle (a private CA, a TLS-inspecting proxy).
+    The system store is not used: it is empty on some minimal machines, and a bundle gives the same answer
+    everywhere.
+    """
+    cafile = capath = None
+    if trust_env:
+        cafile = os.environ.get("SSL_CERT_FILE") or None
+        capath = os.environ.get("SSL_CERT_DIR") or None
+    if cafile is None and capath is None:
+        cafile = certifi.where()
+    return ssl.create_default_context(cafile=cafile, capath=capath)
 
 
 @dataclass(frozen=True)

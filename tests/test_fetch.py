@@ -10,15 +10,20 @@ import base64
 import functools
 import gzip
 import socket
+import ssl
+import threading
 import time
 import tracemalloc
 import zlib
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import pytest
+import trustme
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from monitor import __version__
@@ -645,6 +650,66 @@ def test_resolver_is_injectable(feed_server: FeedServer) -> None:
     assert (result.body, result.etag, result.url) == (FEED, ETAG, f"http://feeds.example:{feed_server.port}/rss.xml")
     [request] = feed_server.requests
     assert request.headers["host"] == f"feeds.example:{feed_server.port}"
+
+
+# -- HTTPS ---------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def https_url(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A real HTTPS server on 127.0.0.1 serving FEED at /feed.xml, its certificate from a throwaway CA.
+
+    Yields the URL and the CA's certificate file.
+    """
+    authority = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+    ca_file = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.send_header("Content-Length", str(len(FEED)))
+            self.end_headers()
+            self.wfile.write(FEED)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}/feed.xml", ca_file
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_https_feed_is_fetched_when_its_certificate_verifies(
+    https_url: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over real TLS: SSL_CERT_FILE names the CA that signed the server, so the feed is fetched."""
+    url, ca_file = https_url
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    result = fetch(url, FetchSettings(trust_env=True))
+    assert (result.status, result.body) == ("ok", FEED)
+
+
+def test_https_certificate_of_an_unknown_ca_is_refused(https_url: tuple[str, Path]) -> None:
+    """Without trusting the environment only Mozilla's bundle counts: a private CA's certificate is refused."""
+    url, _ = https_url
+    error = fetch_error(url, FetchSettings(trust_env=False))
+    assert error.kind == "network"
+    assert error.message.startswith("TLS certificate of 127.0.0.1 not accepted (")
+    assert "certificate verify failed" in error.message or "unable to get local issuer" in error.message
 
 
 # -- proxies from the environment -------------------------------------------------------------------------
