@@ -358,7 +358,7 @@ class Fetcher:
 
 
 def tls_context(*, trust_env: bool) -> ssl.SSLContext:
-    """Certificate verification against Mozilla's CA bundle (certifi), as browsers and httpx do.
+    """Certificate verification against Mozilla's CA bundle (certifi), as monitor did with httpx.
 
     With `trust_env`, SSL_CERT_FILE / SSL_CERT_DIR replace the bundle (a private CA, a TLS-inspecting proxy).
     The system store is not used: it is empty on some minimal machines, and a bundle gives the same answer
