@@ -20,10 +20,11 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from monitor import log, watch
+from monitor import log, service, watch
 from monitor.config import load_settings
 from monitor.errors import ConfigError, StoreError
 from monitor.service import Daemon, watchdog_period
@@ -377,6 +378,43 @@ def test_reload_finishes_in_flight_poll_and_schedules_new_feeds(tmp_path: Path, 
     assert states["Wire 1"].entries_seen == 1
     assert states["Fast"].entries_seen == 1
     assert [alert.title for alert in alerts] == [RELEVANT]
+
+
+def test_reload_compiles_rules_off_the_event_loop(
+    tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reload whose rule compile takes a second leaves the event loop free: other coroutines keep running."""
+    feed_server.set_feed("/wire.xml", rss([item("Markets: the dinar steadies", guid="1")]))
+    config = make_config(tmp_path, [feed_server.url("/wire.xml")], [], extra=DAEMON_OPTIONS)
+    daemon = Daemon(config, load_settings(config, env={}))
+    real_build = service.build_runtime
+
+    def slow_build(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(1.0)  # stands in for compiling tens of thousands of aliases
+        return real_build(*args, **kwargs)
+
+    async def scenario() -> tuple[bool, int]:
+        running = asyncio.create_task(daemon.run())
+        await wait_until(lambda: daemon.polls == 1)
+        monkeypatch.setattr(service, "build_runtime", slow_build)
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.05)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+        reloaded = await daemon.reload("test")
+        ticker.cancel()
+        daemon.stopping.set()
+        assert await running == 0
+        return reloaded, ticks
+
+    reloaded, ticks = asyncio.run(scenario())
+    assert reloaded
+    assert ticks >= 10  # 20 ticks fit in the second the compile took; a blocked loop would have given ~1
 
 
 def test_stop_abandons_a_hung_fetch_within_the_deadline(tmp_path: Path, log_lines: io.StringIO) -> None:
