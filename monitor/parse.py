@@ -47,6 +47,7 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 
 from monitor.model import Entry
+from monitor.normalize import strip_html
 
 MAX_ENTRIES = 1_000
 """Items parsed from one document at most; beyond it, the first and last MAX_ENTRIES / 2 are kept."""
@@ -178,7 +179,7 @@ def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str]) -> ParsedFe
     except Exception as error:  # a parser bug on hostile input must not take the feed's poll down
         failure = f"the feed parser failed: {type(error).__name__}: {error}"
         return ParsedFeed(title="", version="", entries=(), problem=failure[:200], dropped=dropped)
-    feed_title = _text(parsed.feed.get("title"))[:MAX_TITLE_CHARS]
+    feed_title = _plain(parsed.feed, "title")[:MAX_TITLE_CHARS]
     raw_entries = parsed.entries
     if len(raw_entries) > MAX_ENTRIES:  # unclosed items the loose parser turned into entries
         half = MAX_ENTRIES // 2
@@ -346,7 +347,7 @@ def _safe_charref(found: re.Match[bytes]) -> bytes:
 
 
 def _entry(raw: Any, feed_title: str) -> Entry:
-    title = _text(raw.get("title"))[:MAX_TITLE_CHARS]
+    title = _plain(raw, "title")[:MAX_TITLE_CHARS]
     link = _text(raw.get("link")).strip()
     summary = _text(raw.get("summary"))[:MAX_TEXT_CHARS]
     content = "\n".join(_text(part.get("value")) for part in raw.get("content", []) or [])[:MAX_TEXT_CHARS]
@@ -383,6 +384,20 @@ def _published(raw: Any) -> datetime | None:
             except (OverflowError, ValueError, OSError):
                 continue
     return None
+
+
+def _plain(raw: Any, key: str) -> str:
+    """A title as plain text. feedparser leaves HTML in a title it judged to be HTML (an Atom type="html" one, or
+    an RSS one with tags or entities, often escaped twice: "Kata&#39;ib", "W &amp; Co", "<b>"); everything
+    downstream (matching, alerts, search) takes titles as text, so tags go and entities are decoded here."""
+    value = _text(raw.get(key))
+    detail = raw.get(f"{key}_detail")
+    if value and isinstance(detail, Mapping) and detail.get("type") in _HTML_TYPES:
+        value = " ".join(strip_html(value).split())
+    return value
+
+
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 
 def _text(value: object) -> str:

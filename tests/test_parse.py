@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
+from monitor.match import Matcher
 from monitor.normalize import strip_html
 from monitor.parse import parse_feed, stable_id, strip_doctype
 from monitor.render import html_to_text
+from monitor.rules import load_rules
 from tests.feedgen import atom, item, rss
 
 WHEN = datetime(2026, 11, 20, 8, 30, tzinfo=UTC)
@@ -50,6 +53,37 @@ def test_atom_is_parsed() -> None:
     assert parsed.version.startswith("atom")
     assert parsed.entries[0].entry_id == "urn:a"
     assert parsed.entries[0].link == "https://x.org/a"
+
+
+def test_titles_feedparser_judges_html_become_plain_text() -> None:
+    """Titles escaped twice ("&amp;#39;"), with entities or tags, come out as the text a reader sees."""
+    body = rss(
+        [
+            item("Iraq&#39;s Kata&#39;ib Hezbollah &lt;warns&gt;", guid="1"),
+            item("Price &lt; 5 <b>bold</b> move", guid="2"),
+            item("AT&T & Sons", guid="3"),  # plain text with a bare ampersand: left as it is
+        ],
+        title="Wire &amp; Co",
+    )
+    parsed = parse_feed(body, url="https://x.org/feed", headers={})
+    assert [entry.title for entry in parsed.entries] == [
+        "Iraq's Kata'ib Hezbollah <warns>",
+        "Price < 5 bold move",
+        "AT&T & Sons",
+    ]
+    assert parsed.title == "Wire & Co"
+    atom_body = atom([item("<b>Kata&#39;ib</b> Hezbollah", guid="urn:a")]).replace(
+        b"<title>&lt;b", b'<title type="html">&lt;b'
+    )
+    assert parse_feed(atom_body, url="https://x.org/", headers={}).entries[0].title == "Kata'ib Hezbollah"
+
+
+def test_a_name_in_a_twice_escaped_title_is_matched() -> None:
+    """The shipped rules find "Kata'ib Hezbollah" in a title a feed escaped twice (a real outlet does)."""
+    body = rss([item("US strikes Kata&#39;ib Hezbollah sites", guid="1")])
+    [entry] = parse_feed(body, url="https://x.org/feed", headers={}).entries
+    matches = Matcher(load_rules(Path(__file__).resolve().parent.parent / "rules")).match(entry)
+    assert "kataib-hezbollah" in [found.rule for found in matches]
 
 
 def test_stable_id_prefers_guid_then_link_then_hash() -> None:
