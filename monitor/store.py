@@ -38,6 +38,7 @@ from sqlite_utils.migrations import Migrations
 from monitor.digest import RuleHistory
 from monitor.errors import StoreError
 from monitor.model import Alert, Entry, FeedConfig, FeedState, Hit, Match, StoryReport
+from monitor.normalize import strip_html
 from monitor.stories import Story, StoryKey, find_story, story_key
 
 BUSY_TIMEOUT = 30.0
@@ -240,6 +241,47 @@ def _daemon_status_and_alert_search(db: sqlite_utils.Database) -> None:
         db.execute(textwrap.dedent(statement).strip())
 
 
+@_migration("0004_alert_search_indexes_text")
+def _alert_search_indexes_text(db: sqlite_utils.Database) -> None:
+    """The search index holds a summary's text, not its markup.
+
+    Summaries are stored as the feed published them (monitor/parse.py); indexed as they are, a search would
+    find words of tags, attributes and inline scripts. `monitor_text` (registered on every connection the
+    store opens) drops them; the alerts already indexed are indexed again.
+    """
+    register_functions(db.conn)
+    alert_text = """
+        SELECT alerts.id, matches.rule, feeds.name, entries.title, monitor_text(entries.summary),
+               (SELECT group_concat(json_extract(hit.value, '$.text'), ' ') FROM json_each(matches.hits) AS hit)
+        FROM alerts
+        JOIN matches ON matches.id = alerts.match_id
+        JOIN entries ON entries.id = matches.entry_row
+        JOIN feeds ON feeds.id = entries.feed_id
+    """
+    statements = [
+        "DROP TRIGGER alert_search_insert",
+        f"""
+        CREATE TRIGGER alert_search_insert AFTER INSERT ON alerts BEGIN
+            INSERT INTO alert_search (rowid, rule, feed, title, summary, matched)
+            {alert_text} WHERE alerts.id = NEW.id;
+        END
+        """,
+        "DELETE FROM alert_search",
+        f"INSERT INTO alert_search (rowid, rule, feed, title, summary, matched) {alert_text}",
+    ]
+    for statement in statements:
+        db.execute(textwrap.dedent(statement).strip())
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """SQL functions the schema's triggers call: `monitor_text(markup)`, the plain text of an HTML fragment."""
+    conn.create_function("monitor_text", 1, _markup_text, deterministic=True)
+
+
+def _markup_text(markup: object) -> str:
+    return " ".join(strip_html(markup).split()) if isinstance(markup, str) else ""
+
+
 @dataclass(frozen=True)
 class NewEntry:
     """An entry to record, with the matches found in it."""
@@ -356,6 +398,7 @@ class Store:
             raise _open_error(path, error) from None
         try:
             db = sqlite_utils.Database(conn, execute_plugins=False)
+            register_functions(conn)
             db.execute("PRAGMA foreign_keys = ON")
             # WAL lets other processes (the CLI, the sqlite3 shell) read while the daemon writes. It is
             # persistent, but setting it on every open also repairs a file switched back by hand.

@@ -152,3 +152,40 @@ def test_migration_indexes_alerts_raised_before_it(tmp_path: Path) -> None:
     with Store.open(path) as store:
         assert titles(store.search_alerts(text="harakat al-Nujaba")) == ["Ḥarakat al-Nujaba fighters parade"]
         assert store.daemon_status() is None
+
+
+def test_search_finds_summary_text_not_its_markup(tmp_path: Path) -> None:
+    """Summaries are stored as published; the search index holds their text (no tags, attributes or scripts)."""
+    with Store.open(tmp_path / "monitor.db") as store:
+        [state] = store.sync_feeds([FEED], NOW)
+        title = "Kataib Hezbollah statement"
+        summary = '<p class="lede">Kata&#39;ib <b>Hezbollah</b> spoke.</p><script>trackVisitor()</script>'
+        entry = Entry(entry_id="e1", title=title, link="https://wire.example.org/e1", summary=summary)
+        new = NewEntry(entry=entry, matches=(match("kh", "Kataib Hezbollah", title),), alert=True)
+        store.record_entries(state.feed_id, [new], now=NOW, route=lambda _m: ("console",))
+        assert titles(store.search_alerts(text="spoke")) == [title]
+        assert titles(store.search_alerts(text="Kata'ib Hezbollah spoke")) == [title]
+        for markup in ("trackVisitor", "lede", "class"):
+            assert store.search_alerts(text=markup) == []
+
+
+def test_migration_0004_indexes_the_text_of_summaries_already_indexed(tmp_path: Path) -> None:
+    """Alerts indexed with their summary's markup (before 0004) are indexed again as text."""
+    path = tmp_path / "old.db"
+    db = sqlite_utils.Database(path)
+    migrations.apply(db, stop_before="0004_alert_search_indexes_text")
+    db.execute("INSERT INTO feeds (id, config_url, url, name, created_at) VALUES (1, 'u', 'u', 'Old', '2026-01-01')")
+    db.execute(
+        "INSERT INTO entries (id, feed_id, entry_id, title, summary, first_seen) VALUES "
+        "(1, 1, 'e', 'Nujaba parade', '<p>Fighters march</p><script>trackVisitor()</script>', '2026-01-01T00:00:00Z')"
+    )
+    db.execute(
+        "INSERT INTO matches (id, entry_row, rule, severity, score, hits) VALUES (1, 1, 'nujaba', 'high', 100, '[]')"
+    )
+    db.execute("INSERT INTO alerts (id, match_id, created_at) VALUES (1, 1, '2026-01-01T00:00:00Z')")
+    db.conn.commit()
+    assert db.execute("SELECT count(*) FROM alert_search WHERE alert_search MATCH 'trackVisitor'").fetchone()[0] == 1
+    db.close()
+    with Store.open(path) as store:
+        assert titles(store.search_alerts(text="Fighters march")) == ["Nujaba parade"]
+        assert store.search_alerts(text="trackVisitor") == []
