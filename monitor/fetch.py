@@ -245,79 +245,89 @@ class Fetcher:
     # -- the fetch itself ------------------------------------------------------------------------------------
 
     async def _fetch(self, url: str, etag: str | None, last_modified: str | None, started: float) -> FetchResult:
-        session = self._open()
         current = _parse_start_url(url)
         visited = {str(current)}
-        hops = 0
-        every_hop_permanent = True
-        request_headers = self._request_headers(etag, last_modified)
-        while True:
-            try:
-                proxy, proxy_authorization = self._proxies.for_url(current)
-                sent_headers, proxy_headers = request_headers, None
-                if proxy_authorization and current.scheme == "https":
-                    proxy_headers = proxy_authorization  # goes with the CONNECT that opens the tunnel
-                elif proxy_authorization:
-                    sent_headers = {**request_headers, **proxy_authorization}  # plain HTTP: sent to the proxy as is
-                response = await session.get(
-                    current, headers=sent_headers, allow_redirects=False, proxy=proxy, proxy_headers=proxy_headers
-                )
-            except (aiohttp.ClientConnectionError, aiohttp.ClientResponseError) as error:
-                if isinstance(error, aiohttp.ServerTimeoutError):
-                    raise
-                raise FetchError(_network_message(error, current.host or ""), kind="network") from error
-            except UnicodeError as error:  # getaddrinfo cannot IDNA-encode the name (a label over 63 characters)
-                message = f"cannot resolve host {current.host!r} (not a valid host name: {_exception_text(error)})"
-                raise FetchError(message, kind="network") from error
-            try:
-                code = response.status
-                if code in REDIRECT_STATUSES:
-                    if hops >= self.settings.max_redirects:
+        redirects: list[int] = []  # the status of every redirect followed
+        try:
+            while True:
+                response = await self._send(current, etag, last_modified)
+                try:
+                    if response.status not in REDIRECT_STATUSES:
+                        return await self._result(response, current, redirects, etag, last_modified, started)
+                    if len(redirects) >= self.settings.max_redirects:
                         raise FetchError(
                             f"more than {self.settings.max_redirects} redirects (last hop to "
                             f"{redact_url(str(current))})",
                             kind="redirect",
                         )
-                    current = _follow_redirect(code, response.headers.get("Location", ""), current, visited)
-                    hops += 1
-                    every_hop_permanent = every_hop_permanent and code in PERMANENT_REDIRECT_STATUSES
-                    continue
-                _raise_for_status(response, sent_validators=bool(etag or last_modified))
-                headers = _header_dict(response)
-                final_url = str(current)
-                permanent_url = final_url if hops and every_hop_permanent else None
-                if code == 304:
-                    return FetchResult(
-                        status="not_modified",
-                        url=final_url,
-                        permanent_url=permanent_url,
-                        body=b"",
-                        headers=headers,
-                        etag=headers.get("etag") or etag,
-                        last_modified=headers.get("last-modified") or last_modified,
-                        status_code=304,
-                        elapsed=time.monotonic() - started,
-                    )
-                try:
-                    body = await self._read_body(response, headers)
-                except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as error:
-                    if isinstance(error, aiohttp.ServerTimeoutError):
-                        raise
-                    raise FetchError(_network_message(error, current.host or ""), kind="network") from error
-                return FetchResult(
-                    status="ok",
-                    url=final_url,
-                    permanent_url=permanent_url,
-                    body=body,
-                    headers=headers,
-                    etag=headers.get("etag"),
-                    last_modified=headers.get("last-modified"),
-                    status_code=code,
-                    elapsed=time.monotonic() - started,
-                )
-            finally:
-                # Back to the pool when the body was read to its end; otherwise the connection is closed.
-                response.release()
+                    location = response.headers.get("Location", "")
+                    current = _follow_redirect(response.status, location, current, visited)
+                    redirects.append(response.status)
+                finally:
+                    # Back to the pool when the body was read to its end; otherwise the connection is closed.
+                    response.release()
+        except (aiohttp.ClientConnectionError, aiohttp.ClientResponseError, aiohttp.ClientPayloadError) as error:
+            if isinstance(error, aiohttp.ServerTimeoutError):
+                raise  # fetch() words timeouts
+            # Worded here: after redirects, the host that failed is not the feed URL's.
+            raise FetchError(_network_message(error, current.host or ""), kind="network") from error
+
+    async def _send(self, url: URL, etag: str | None, last_modified: str | None) -> aiohttp.ClientResponse:
+        """One GET of `url` (redirects not followed), through the environment's proxy if it names one."""
+        session = self._open()
+        headers = self._request_headers(etag, last_modified)
+        proxy, proxy_authorization = self._proxies.for_url(url)
+        proxy_headers = None
+        if proxy_authorization and url.scheme == "https":
+            proxy_headers = proxy_authorization  # goes with the CONNECT that opens the tunnel
+        elif proxy_authorization:
+            headers.update(proxy_authorization)  # plain HTTP: the request itself goes to the proxy
+        try:
+            return await session.get(
+                url, headers=headers, allow_redirects=False, proxy=proxy, proxy_headers=proxy_headers
+            )
+        except UnicodeError as error:  # getaddrinfo cannot IDNA-encode the name (a label over 63 characters)
+            message = f"cannot resolve host {url.host!r} (not a valid host name: {_exception_text(error)})"
+            raise FetchError(message, kind="network") from error
+
+    async def _result(
+        self,
+        response: aiohttp.ClientResponse,
+        url: URL,
+        redirects: list[int],
+        etag: str | None,
+        last_modified: str | None,
+        started: float,
+    ) -> FetchResult:
+        """The FetchResult of a final (non-redirect) response: its status checked, its body read."""
+        _raise_for_status(response, sent_validators=bool(etag or last_modified))
+        headers = _header_dict(response)
+        final_url = str(url)
+        permanent = bool(redirects) and all(code in PERMANENT_REDIRECT_STATUSES for code in redirects)
+        if response.status == 304:
+            return FetchResult(
+                status="not_modified",
+                url=final_url,
+                permanent_url=final_url if permanent else None,
+                body=b"",
+                headers=headers,
+                etag=headers.get("etag") or etag,
+                last_modified=headers.get("last-modified") or last_modified,
+                status_code=304,
+                elapsed=time.monotonic() - started,
+            )
+        body = await self._read_body(response, headers)
+        return FetchResult(
+            status="ok",
+            url=final_url,
+            permanent_url=final_url if permanent else None,
+            body=body,
+            headers=headers,
+            etag=headers.get("etag"),
+            last_modified=headers.get("last-modified"),
+            status_code=response.status,
+            elapsed=time.monotonic() - started,
+        )
 
     # -- body reader -----------------------------------------------------------------------------------------
 

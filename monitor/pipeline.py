@@ -241,7 +241,7 @@ PARSE_POOL_MIN_FEEDS = 50
 class ParsePool:
     """Runs `parse_feed` in worker processes, one per core: feedparser is pure Python, so threads share one core.
 
-    A 100 KB feed takes feedparser about 0.1 s of CPU, 90 % of a cold poll. Workers start on first use (a cycle
+    A 100 KB feed takes feedparser about 50 ms of CPU, 70 % of a cold poll. Workers start on first use (a cycle
     in which nothing changed starts none) as fresh interpreters importing monitor.parse. If a worker dies
     (killed for memory, say) that feed is parsed in a thread, as without a pool, and the pool is replaced;
     after MAX_BROKEN broken pools (workers cannot start, e.g. an unguarded __main__) threads are used for good.
