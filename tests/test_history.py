@@ -132,21 +132,28 @@ def test_cli_alerts_search_json_and_table(tmp_path: Path, capsys: pytest.Capture
     assert "--since" in err
 
 
-def test_migration_indexes_alerts_raised_before_it(tmp_path: Path) -> None:
-    """Opening a database made before the search index (0003) indexes the alerts it already holds."""
-    path = tmp_path / "old.db"
+def old_database_with_one_alert(path: Path, stop_before: str, title: str, summary: str = "") -> sqlite_utils.Database:
+    """A database made by the migrations before `stop_before`, holding one feed, entry, match and alert."""
     db = sqlite_utils.Database(path)
-    migrations.apply(db, stop_before="0003_daemon_status_and_alert_search")
+    migrations.apply(db, stop_before=stop_before)
     db.execute("INSERT INTO feeds (id, config_url, url, name, created_at) VALUES (1, 'u', 'u', 'Old', '2026-01-01')")
     db.execute(
-        "INSERT INTO entries (id, feed_id, entry_id, title, first_seen) "
-        "VALUES (1, 1, 'e', 'Ḥarakat al-Nujaba fighters parade', '2026-01-01T00:00:00Z')"
+        "INSERT INTO entries (id, feed_id, entry_id, title, summary, first_seen) "
+        "VALUES (1, 1, 'e', ?, ?, '2026-01-01T00:00:00Z')",
+        [title, summary],
     )
     db.execute(
         "INSERT INTO matches (id, entry_row, rule, severity, score, hits) VALUES (1, 1, 'nujaba', 'high', 100, '[]')"
     )
     db.execute("INSERT INTO alerts (id, match_id, created_at) VALUES (1, 1, '2026-01-01T00:00:00Z')")
     db.conn.commit()
+    return db
+
+
+def test_migration_indexes_alerts_raised_before_it(tmp_path: Path) -> None:
+    """Opening a database made before the search index (0003) indexes the alerts it already holds."""
+    path = tmp_path / "old.db"
+    db = old_database_with_one_alert(path, "0003_daemon_status_and_alert_search", "Ḥarakat al-Nujaba fighters parade")
     assert "alert_search" not in db.table_names()
     db.close()
     with Store.open(path) as store:
@@ -172,18 +179,8 @@ def test_search_finds_summary_text_not_its_markup(tmp_path: Path) -> None:
 def test_migration_0004_indexes_the_text_of_summaries_already_indexed(tmp_path: Path) -> None:
     """Alerts indexed with their summary's markup (before 0004) are indexed again as text."""
     path = tmp_path / "old.db"
-    db = sqlite_utils.Database(path)
-    migrations.apply(db, stop_before="0004_alert_search_indexes_text")
-    db.execute("INSERT INTO feeds (id, config_url, url, name, created_at) VALUES (1, 'u', 'u', 'Old', '2026-01-01')")
-    db.execute(
-        "INSERT INTO entries (id, feed_id, entry_id, title, summary, first_seen) VALUES "
-        "(1, 1, 'e', 'Nujaba parade', '<p>Fighters march</p><script>trackVisitor()</script>', '2026-01-01T00:00:00Z')"
-    )
-    db.execute(
-        "INSERT INTO matches (id, entry_row, rule, severity, score, hits) VALUES (1, 1, 'nujaba', 'high', 100, '[]')"
-    )
-    db.execute("INSERT INTO alerts (id, match_id, created_at) VALUES (1, 1, '2026-01-01T00:00:00Z')")
-    db.conn.commit()
+    summary = "<p>Fighters march</p><script>trackVisitor()</script>"
+    db = old_database_with_one_alert(path, "0004_alert_search_indexes_text", "Nujaba parade", summary)
     assert db.execute("SELECT count(*) FROM alert_search WHERE alert_search MATCH 'trackVisitor'").fetchone()[0] == 1
     db.close()
     with Store.open(path) as store:
