@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.feedserver import FeedServer
+from tests.hookserver import HookServer
 from tests.smtpserver import SMTPServer
 
 
@@ -16,6 +17,13 @@ from tests.smtpserver import SMTPServer
 def feed_server() -> Iterator[FeedServer]:
     """A started FeedServer on 127.0.0.1 (port 0), closed after the test."""
     with FeedServer() as server:
+        yield server
+
+
+@pytest.fixture
+def hook() -> Iterator[HookServer]:
+    """A started webhook endpoint (HookServer) on 127.0.0.1 (port 0), stopped after the test."""
+    with HookServer() as server:
         yield server
 
 

@@ -13,14 +13,11 @@ import io
 import json
 import logging
 import socket
-import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -34,67 +31,13 @@ from monitor.pipeline import DeliveryReport, Runtime, build_runtime, deliver_pen
 from monitor.store import NewEntry, Store
 from tests.feedgen import item, rss
 from tests.feedserver import FeedServer
+from tests.hookserver import HookServer
 from tests.smtpserver import SMTPServer
 from tests.test_end_to_end import RULES
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 SECRET = "Pa55wordNeverShown"
 TOKEN = "t0kenNeverShown77"
-
-
-class Hook(BaseHTTPRequestHandler):
-    """Records each POSTed JSON body; answers with the server's `status`."""
-
-    server: HookServer
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        with self.server.lock:
-            self.server.received.append(json.loads(body))
-        self.send_response(self.server.status)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """No access log on stderr."""
-
-
-class HookServer(ThreadingHTTPServer):
-    """A webhook endpoint on 127.0.0.1 (port 0) for json:// targets, the Slack-style path."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Hook)
-        self.received: list[dict[str, Any]] = []
-        self.status = 200
-        self.lock = threading.Lock()
-
-    def url(self, path: str = "/hook") -> str:
-        return f"json://127.0.0.1:{self.server_address[1]}{path}"
-
-    @property
-    def titles(self) -> list[str]:
-        with self.lock:
-            return [str(body["title"]) for body in self.received]
-
-    @property
-    def messages(self) -> list[str]:
-        with self.lock:
-            return [str(body["message"]) for body in self.received]
-
-
-@pytest.fixture
-def hook() -> Iterator[HookServer]:
-    """A started webhook server."""
-    server = HookServer()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
 
 
 def free_port() -> int:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import io
-import json
 import logging
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -19,6 +17,7 @@ from monitor.errors import ConfigError
 from monitor.model import Alert, Hit, TargetConfig
 from monitor.notify import CONSOLE_TARGET, Notifier, SendResult, check_target_url, mask_url
 from monitor.render import Message, render_alert
+from tests.hookserver import HookServer
 from tests.smtpserver import SMTPServer
 
 SECRET = "Sup3rSecretPw"
@@ -41,48 +40,6 @@ MESSAGE = render_alert(ALERT)
 
 def target(name: str, url: str) -> TargetConfig:
     return TargetConfig(name=name, url=url, display=mask_url(url))
-
-
-class _Hook(BaseHTTPRequestHandler):
-    """Records each POST; answers with the server's `status`."""
-
-    server: _HookServer
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        self.server.received.append({"path": self.path, "headers": dict(self.headers), "body": body})
-        self.send_response(self.server.status)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: no access log on stderr."""
-
-
-class _HookServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Hook)
-        self.received: list[dict[str, Any]] = []
-        self.status = 200
-
-    @property
-    def port(self) -> int:
-        return int(self.server_address[1])
-
-
-@pytest.fixture
-def hook_server() -> Iterator[_HookServer]:
-    """A tiny webhook endpoint on 127.0.0.1 that records request bodies."""
-    server = _HookServer()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
 
 
 @pytest.fixture
@@ -219,27 +176,27 @@ def test_failure_reason_survives_a_silenced_apprise_logger() -> None:
 # --- json webhook, Slack, console -----------------------------------------------------------------
 
 
-def test_json_target_posts_title_and_text(hook_server: _HookServer) -> None:
+def test_json_target_posts_title_and_text(hook: HookServer) -> None:
     """A json:// target POSTs the title and the plain-text body to a real local endpoint."""
-    notifier = Notifier([target("hook", f"json://127.0.0.1:{hook_server.port}/hook")])
+    notifier = Notifier([target("hook", hook.url("/hook"))])
     assert notifier.send("hook", MESSAGE).ok
-    [request] = hook_server.received
-    payload = json.loads(request["body"])
-    assert request["path"] == "/hook"
+    [request] = hook.posts
+    payload = request.json()
+    assert request.path == "/hook"
     assert payload["title"] == MESSAGE.title
     assert payload["message"] == MESSAGE.text.rstrip("\n")  # apprise trims the trailing newline
 
 
-def test_json_target_http_500_is_a_masked_failure(hook_server: _HookServer) -> None:
+def test_json_target_http_500_is_a_masked_failure(hook: HookServer) -> None:
     """An HTTP 500 answer is ok=False; the error names the status and not the Authorization header."""
-    hook_server.status = 500
-    url = f"json://127.0.0.1:{hook_server.port}/hook?+Authorization=Bearer%20{TOKEN}"
+    hook.status = 500
+    url = hook.url("/hook") + f"?+Authorization=Bearer%20{TOKEN}"
     result = Notifier([target("hook", url)]).send("hook", MESSAGE)
     assert not result.ok
     assert result.error
     assert "500" in result.error
     assert TOKEN not in result.error
-    assert hook_server.received[0]["headers"]["Authorization"] == f"Bearer {TOKEN}"
+    assert hook.posts[0].headers["Authorization"] == f"Bearer {TOKEN}"
 
 
 def test_slack_receives_the_markdown_unchanged() -> None:
@@ -277,9 +234,9 @@ def test_unknown_target_is_a_failure_not_an_exception() -> None:
     assert result == SendResult(ok=False, error="unknown target 'pager'")
 
 
-def test_target_names_keep_configuration_order(hook_server: _HookServer) -> None:
+def test_target_names_keep_configuration_order(hook: HookServer) -> None:
     """target_names lists the configured targets in order (no console when targets exist)."""
-    url = f"json://127.0.0.1:{hook_server.port}/"
+    url = hook.url("/")
     notifier = Notifier([target("b", url), target("a", url)])
     assert notifier.target_names == ("b", "a")
 
@@ -293,9 +250,9 @@ def test_unloadable_target_is_a_config_error_without_secret() -> None:
     assert SECRET not in str(raised.value)
 
 
-def test_duplicate_target_names_are_a_config_error(hook_server: _HookServer) -> None:
+def test_duplicate_target_names_are_a_config_error(hook: HookServer) -> None:
     """Two targets with one name are refused."""
-    url = f"json://127.0.0.1:{hook_server.port}/"
+    url = hook.url("/")
     with pytest.raises(ConfigError, match="twice"):
         Notifier([target("hook", url), target("hook", url)])
 
