@@ -239,8 +239,13 @@ class DaemonProcess:
         """Send `signum`, reap the process (SIGKILL after `timeout`), return its exit code."""
         if self.returncode is None:
             self.process.send_signal(signum)
-            status, self.peak_mb, _ = _reap(self.process.pid, timeout, self.process.kill)
-            self.returncode = self.process.returncode = os.waitstatus_to_exitcode(status)
+            try:
+                status, self.peak_mb, _ = _reap(self.process.pid, timeout, self.process.kill)
+                self.returncode = self.process.returncode = os.waitstatus_to_exitcode(status)
+            except ChildProcessError:
+                # Popen reaped it first: send_signal polls, from whichever thread sends (a kill fired by the
+                # SMTP server's thread right after its 250 can land just before this stop).
+                self.returncode = self.process.wait(timeout)
             self._log_handle.close()
         return self.returncode
 
