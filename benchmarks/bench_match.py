@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import html
-import platform
 import random
 import sys
 import tempfile
@@ -28,6 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+import harness  # noqa: E402  (benchmarks/ is on sys.path: these scripts run from there)
 
 from monitor.match import Matcher  # noqa: E402
 from monitor.model import Entry  # noqa: E402
@@ -457,19 +458,9 @@ def measure_real(all_actors: list[Actor], counts: tuple[int, ...], repeats: int)
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import os
-
-    return (
-        f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, Python {platform.python_version()}"
-    )
+    """CPU model, cores, kernel and Python, on one line (from harness.machine_info)."""
+    info = harness.machine_info()
+    return f"{info['cpu_model']}, {info['cpus']} cores, {info['kernel']}, Python {info['python']}"
 
 
 def versions() -> str:

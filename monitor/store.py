@@ -824,15 +824,7 @@ class Store:
     def mark_delivered(self, delivery_id: int, now: datetime) -> None:
         """The delivery succeeded: status delivered (the attempt is counted)."""
         with self._failures("mark a delivery"), self._write():
-            self._update_delivery(
-                delivery_id,
-                """
-                UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = ?,
-                    last_attempt_at = ?
-                WHERE id = ?
-                """,
-                [_stamp(now), _stamp(now), delivery_id],
-            )
+            self._mark_one_delivered(delivery_id, now)
 
     def mark_failed(
         self, delivery_id: int, now: datetime, error: str, next_attempt: datetime, *, dead: bool = False
@@ -859,15 +851,18 @@ class Store:
         """A digest carrying these deliveries succeeded: all delivered, in one transaction."""
         with self._failures("mark deliveries"), self._write():
             for delivery_id in delivery_ids:
-                self._update_delivery(
-                    delivery_id,
-                    """
-                    UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = ?,
-                        last_attempt_at = ?
-                    WHERE id = ?
-                    """,
-                    [_stamp(now), _stamp(now), delivery_id],
-                )
+                self._mark_one_delivered(delivery_id, now)
+
+    def _mark_one_delivered(self, delivery_id: int, now: datetime) -> None:
+        self._update_delivery(
+            delivery_id,
+            """
+            UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = ?,
+                last_attempt_at = ?
+            WHERE id = ?
+            """,
+            [_stamp(now), _stamp(now), delivery_id],
+        )
 
     def hold_deliveries(self, holds: Iterable[tuple[int, str, datetime]]) -> None:
         """Hold pending deliveries for a digest: (delivery_id, batch, until), in one transaction."""
