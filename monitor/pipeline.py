@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from monitor import digest, log, parseworker, schedule
 from monitor.config import Settings
 from monitor.errors import FetchError, RuleError
-from monitor.fetch import Fetcher
+from monitor.fetch import Fetcher, describe_feed, redact_url
 from monitor.match import Matcher
 from monitor.model import Entry, FeedConfig, Match, TargetConfig, severity_rank
 from monitor.notify import CONSOLE_TARGET, Notifier
@@ -117,15 +117,8 @@ class PollOutcome:
 
 
 def feed_label(name: str, url: str) -> str:
-    """How a feed is named in errors: its name and (masked) URL."""
-    return f"feed {name!r} <{_mask_userinfo(url)}>"
-
-
-def _mask_userinfo(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        return url.replace(f":{parts.password}@", ":***@", 1)
-    return url
+    """How a feed is named in errors: its name and (masked) URL, as fetch errors name it."""
+    return describe_feed(url, name)
 
 
 async def poll_feed(
@@ -160,7 +153,7 @@ async def poll_feed(
     now = clock()
     new_url = result.permanent_url or state.url
     if new_url != state.url:
-        old_url, shown_url = _mask_userinfo(state.url), _mask_userinfo(new_url)
+        old_url, shown_url = redact_url(state.url), redact_url(new_url)
         log.event(logger, logging.INFO, "feed_moved", feed=feed.name, old=old_url, url=shown_url)
 
     def save_success(etag: str | None, last_modified: str | None, body_hash: str | None) -> None:
@@ -199,10 +192,10 @@ async def poll_feed(
         )
         return _record_error(store, feed, state.feed_id, state.error_count, not_a_feed, clock(), label)
     if parsed.problem:
-        shown_url = _mask_userinfo(new_url)
+        shown_url = redact_url(new_url)
         log.event(logger, logging.DEBUG, "feed_malformed", feed=feed.name, url=shown_url, problem=parsed.problem)
     if parsed.dropped:  # parse.reduce_markup left items out to bound the parse (docs/robustness.md)
-        shown_url = _mask_userinfo(new_url)
+        shown_url = redact_url(new_url)
         log.event(logger, logging.WARNING, "feed_trimmed", feed=feed.name, url=shown_url, items_left_out=parsed.dropped)
 
     new = store.unseen(state.feed_id, parsed.entries)
@@ -222,7 +215,7 @@ async def poll_feed(
         logging.INFO,
         "feed_polled",
         feed=feed.name,
-        url=_mask_userinfo(new_url),
+        url=redact_url(new_url),
         entries=len(parsed.entries),
         new=recorded.entries,
         alerts=recorded.alerts,
@@ -279,7 +272,7 @@ class ParsePool:
                 self._executor = None
                 self._broken += 1
                 executor.shutdown(wait=False, cancel_futures=True)
-                log.event(logger, logging.WARNING, "parser_process_died", url=_mask_userinfo(url), fallback="thread")
+                log.event(logger, logging.WARNING, "parser_process_died", url=redact_url(url), fallback="thread")
             return await asyncio.to_thread(job)
 
     def close(self) -> None:
@@ -322,7 +315,7 @@ def _record_error(
         level,
         "feed_disabled" if disable else "feed_failed",
         feed=feed.name,
-        url=_mask_userinfo(feed.url),
+        url=redact_url(feed.url),
         kind=error.kind,
         errors=errors,
         error=error.message,
