@@ -8,7 +8,6 @@ JSON lines for scripts. Exit codes (also in `monitor --help` and docs/cli.md):
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import sys
@@ -104,11 +103,15 @@ def run(ctx: click.Context, once: bool, force: bool, as_json: bool) -> None:
         from monitor.service import Daemon
 
         daemon = Daemon(find_config(obj.config), settings)
+        import asyncio
+
         sys.exit(asyncio.run(daemon.run()))
 
     from monitor.service import run_once
 
     with _progress(len([feed for feed in settings.feeds if feed.enabled]), "Polling feeds", obj.quiet) as step:
+        import asyncio
+
         report = asyncio.run(run_once(settings, force=force, on_done=lambda _outcome: step()))
     if as_json:
         for outcome in report.outcomes:
@@ -155,8 +158,8 @@ def match(ctx: click.Context, sources: tuple[str, ...], rules_dir: Path | None, 
     """
     obj = _run_command(ctx)
     log.setup(_log_level(obj.verbose, obj.quiet))
-    from monitor.fetch import FetchSettings
     from monitor.match import Matcher
+    from monitor.model import FetchSettings
     from monitor.rules import load_rules, shipped_rules_dir
 
     settings = obj.settings(required=False)
@@ -196,7 +199,7 @@ def match(ctx: click.Context, sources: tuple[str, ...], rules_dir: Path | None, 
 
 
 def _read_source(source: str, fetch_settings: Any) -> list[Any]:
-    from monitor.parse import parse_feed
+    from monitor.parse import FEED_LIMITS, FILE_LIMITS, parse_feed
 
     if source.startswith(("http://", "https://")):
         from monitor.fetch import Fetcher
@@ -207,6 +210,8 @@ def _read_source(source: str, fetch_settings: Any) -> list[Any]:
                 return await fetcher.fetch(source, name=source)
             finally:
                 await fetcher.aclose()
+
+        import asyncio
 
         result = asyncio.run(fetch())
         body, url, headers = result.body, result.url, result.headers
@@ -223,7 +228,16 @@ def _read_source(source: str, fetch_settings: Any) -> list[Any]:
         if len(body) > limit:
             raise SourceError(f"larger than the {limit}-byte limit", location=source, hint="raise [fetch] max_size")
         url, headers = path.resolve().as_uri(), {}
-    parsed = parse_feed(body, url=url, headers=headers)
+    remote = source.startswith(("http://", "https://"))
+    limits = FEED_LIMITS if remote else FILE_LIMITS  # a file given on purpose may hold a whole archive
+    parsed = parse_feed(body, url=url, headers=headers, limits=limits)
+    if parsed.dropped:
+        more = "; save it to a file to match up to 10 times more" if remote else ""
+        click.echo(
+            f"monitor: {source}: {parsed.dropped} items left out (at most {limits.max_entries:,} items and "
+            f"{limits.markup_budget:,} tags of one document are parsed{more})",
+            err=True,
+        )
     if not parsed.is_feed:
         hint = f"the page links to a feed: {parsed.feed_links[0]}" if parsed.feed_links else None
         raise SourceError("not an RSS or Atom feed", location=source, hint=hint)
@@ -278,9 +292,19 @@ def _rules_dir(ctx: click.Context, directory: Path | None) -> Path:
 
 @rules.command("check")
 @click.argument("directory", required=False, type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--history",
+    metavar="SINCE",
+    help="Also run the rules over the entries stored since SINCE (30d, 12h, 2026-11-01): what each would alert on.",
+)
+@click.option("--json", "as_json", is_flag=True, help="With --history: one JSON object per rule.")
 @click.pass_context
-def rules_check(ctx: click.Context, directory: Path | None) -> None:
-    """Validate the rule files in DIRECTORY (default: the configured or shipped rules). Exit 2 on errors."""
+def rules_check(ctx: click.Context, directory: Path | None, history: str | None, as_json: bool) -> None:
+    """Validate the rule files in DIRECTORY (default: the configured or shipped rules). Exit 2 on errors.
+
+    With --history, show for every rule how many stored entries it would have alerted on, a few of them, and
+    which rules would alert on a large share (too broad). Reads the database only.
+    """
     from monitor.rules import check_rules, load_rules
 
     directory = _rules_dir(ctx, directory)
@@ -290,7 +314,88 @@ def rules_check(ctx: click.Context, directory: Path | None) -> None:
     if errors:
         sys.exit(2)
     ruleset = load_rules(directory)
-    click.echo(f"{directory}: {len(ruleset.rules)} rules, {len(ruleset.terms)} terms in {len(ruleset.files)} files: ok")
+    if not as_json:
+        click.echo(
+            f"{directory}: {len(ruleset.rules)} rules, {len(ruleset.terms)} terms in {len(ruleset.files)} files: ok"
+        )
+    if history is not None:
+        _history_check(ctx, ruleset, history, as_json)
+
+
+def _history_check(ctx: click.Context, ruleset: Any, since: str, as_json: bool) -> None:
+    """The rules of `ruleset` over the stored entries: a table (or JSON lines), too broad rules marked."""
+    from monitor.match import Matcher
+    from monitor.replay import BROAD_SHARE, rule_history
+    from monitor.store import Store
+
+    obj = _run_command(ctx)
+    start = _since(since)
+    assert start is not None
+    settings = obj.settings(required=False)
+    if settings is None:
+        click.echo("monitor: no configuration found: the rules were not checked against stored entries", err=True)
+        return
+    if not settings.database.exists():
+        click.echo(
+            f"monitor: {settings.database}: no database yet: nothing to check the rules against "
+            "(run `monitor run` for a while, then `monitor rules check --history 30d DIR`)",
+            err=True,
+        )
+        return
+    matcher = Matcher(ruleset)
+    with Store.open(settings.database) as store:
+        total = store.count_entries_since(start)
+        with _progress(total, "Checking", obj.quiet) as step:
+            report = rule_history(store, matcher, start, on_entry=step)
+    if report.entries == 0:
+        click.echo(
+            f"monitor: the database holds no entries first seen since {_when(start)}: nothing to check the rules "
+            "against (run `monitor run` for a while, then `monitor rules check --history 30d DIR`)",
+            err=True,
+        )
+        return
+    broad = [rule for rule in report.rules if rule.too_broad(report.entries)]
+    if as_json:
+        for rule in report.rules:
+            click.echo(
+                json.dumps(
+                    {
+                        "rule": rule.rule,
+                        "alerts": rule.alerts,
+                        "entries": report.entries,
+                        "share": round(rule.share(report.entries), 4),
+                        "too_broad": rule.too_broad(report.entries),
+                        "samples": rule.samples,
+                    },
+                    ensure_ascii=False,
+                )
+            )
+    else:
+        rows = [
+            [
+                rule.rule,
+                str(rule.alerts),
+                f"{100 * rule.share(report.entries):.1f}%",
+                "TOO BROAD" if rule in broad else "",
+                _clip(rule.samples[0], 60) if rule.samples else "-",
+            ]
+            for rule in report.rules
+        ]
+        click.echo(format_table(["RULE", "ALERTS", "SHARE", "", "FOR EXAMPLE"], rows))
+        for rule in report.rules:
+            for sample in rule.samples[1:]:
+                click.echo(f"  {rule.rule}: {_clip(sample, 100)}")
+    if not obj.quiet:
+        verdict = (
+            f"{len(broad)} would alert on more than {100 * BROAD_SHARE:.0f}% of them (too broad: narrow or delete)"
+            if broad
+            else f"none would alert on more than {100 * BROAD_SHARE:.0f}% of them"
+        )
+        click.echo(
+            f"monitor: {len(report.rules)} rules run over {report.entries} entries first seen since {_when(start)}: "
+            f"{verdict}; nothing was stored or sent",
+            err=True,
+        )
 
 
 @rules.command("test")
@@ -628,13 +733,25 @@ def alerts_retry(ctx: click.Context, delivery_ids: tuple[int, ...], all_dead: bo
     show_default=True,
     help="Directory for the draft rule file.",
 )
-@click.option("--name", help="Base name of the draft file (default: the document's name).")
-def seed(document: Path, out: Path, name: str | None) -> None:
-    """Draft watch rules from a document: the organisations, people and places it names, and its themes.
+@click.option("--name", help="The story's name: the draft's file name and its ids' prefix (default: the document's).")
+@click.option(
+    "--history",
+    metavar="SINCE",
+    default="30d",
+    show_default=True,
+    help="Check the draft against the entries stored since SINCE (when the database has any).",
+)
+@click.option("--json", "as_json", is_flag=True, help="The history check as one JSON object per rule.")
+@click.pass_context
+def seed(ctx: click.Context, document: Path, out: Path, name: str | None, history: str, as_json: bool) -> None:
+    """Draft watch rules for a new story from one article (English or Arabic): its core names, the broad actors
+    (countries, leaders) that alert only with the story's words, spellings and Arabic script.
 
-    Writes NAME.draft.toml for review; never overwrites an existing (reviewed) rule file.
+    Writes NAME.draft.toml for review (never overwrites a file); drafts are not loaded until renamed to .toml.
+    When the database holds entries, shows what each drafted rule would have alerted on among them.
     """
-    from monitor.seed import render_draft_toml, seed_document, write_draft
+    from monitor.rules import rules_from_text
+    from monitor.seed import seed_document, write_draft
 
     try:
         text = document.read_text(encoding="utf-8")
@@ -642,9 +759,19 @@ def seed(document: Path, out: Path, name: str | None) -> None:
         raise SourceError("file not found", location=str(document)) from None
     except (OSError, UnicodeDecodeError) as error:
         raise SourceError(f"cannot read as UTF-8 text: {error}", location=str(document)) from None
-    draft = seed_document(text, source_name=document.name)
-    written = write_draft(render_draft_toml(draft), out, name or document.stem)
-    click.echo(f"wrote {written}: review it, then rename it to .toml to use it")
+    story = name or document.stem
+    draft = seed_document(text, source_name=document.name, story=story)
+    written = write_draft(draft.text, out, story)
+    core = sum(1 for actor in draft.actors if actor.scope == "core")
+    context = sum(1 for actor in draft.actors if actor.scope == "context")
+    click.echo(
+        f"wrote {written}: {len(draft.rules)} rules, {core} core and {context} context names, "
+        f"{len(draft.themes)} story terms; review it, then rename it to .toml to use it",
+        err=as_json,
+    )
+    ruleset, errors = rules_from_text(draft.text, written)
+    if ruleset is not None and not errors:
+        _history_check(ctx, ruleset, history, as_json)
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -17,8 +17,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.errors import ConfigError
-from monitor.fetch import FetchSettings
-from monitor.model import SEVERITIES, FeedConfig, TargetConfig
+from monitor.model import SEVERITIES, FeedConfig, FetchSettings, TargetConfig
 from monitor.tomlfile import TomlLines, load_toml, location
 
 DEFAULT_SEARCH = ("./monitor.toml", "$MONITOR_CONFIG", "/etc/monitor/monitor.toml")
@@ -313,11 +312,14 @@ def _feeds(reader: _Reader, document: dict[str, Any], interval: float) -> tuple[
 
 
 def _targets(reader: _Reader, document: dict[str, Any], env: Mapping[str, str]) -> tuple[TargetConfig, ...]:
-    from monitor.notify import CONSOLE_TARGET, mask_url
+    tables = reader.array_of_tables(document, "targets")
+    if not tables:
+        return ()
+    from monitor.notify import CONSOLE_TARGET, mask_url  # apprise: imported only when there are targets
 
     targets: list[TargetConfig] = []
     names: set[str] = set()
-    for index, table in enumerate(reader.array_of_tables(document, "targets")):
+    for index, table in enumerate(tables):
         reader.unknown_keys(table, _TARGET_KEYS, "targets", index)
         raw_url = reader.required_string(table, "url", "targets", index)
         where = reader.where("targets", "url", index)

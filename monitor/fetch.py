@@ -45,10 +45,9 @@ import certifi
 from aiohttp.abc import AbstractResolver
 from yarl import URL
 
-from monitor import __version__
 from monitor.errors import FetchError
+from monitor.model import FetchSettings
 
-USER_AGENT = f"monitor/{__version__} (+https://github.com/monitor-rss/monitor)"
 ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8"
 # Only what `_Inflater` decodes itself: never br or zstd.
 ACCEPT_ENCODING = "gzip, deflate"
@@ -65,34 +64,6 @@ HTTP_SCHEMES = frozenset({"http", "https"})
 
 _MAX_MESSAGE = 300
 _READ_CHUNK = 64 * 1024
-
-
-@dataclass(frozen=True)
-class FetchSettings:
-    """How patient and trusting a fetch is. `deadline` bounds the whole fetch, redirects and body included."""
-
-    timeout_connect: float = 10.0
-    timeout_read: float = 20.0
-    deadline: float = 30.0
-    max_bytes: int = 10 * 1024 * 1024
-    max_redirects: int = 5
-    user_agent: str = USER_AGENT
-    # Open connections at most, idle ones included (kept alive between polls of the same host).
-    max_connections: int = 100
-    # Honour HTTP_PROXY / HTTPS_PROXY / NO_PROXY and SSL_CERT_FILE / SSL_CERT_DIR from the environment (read
-    # once, when the session opens).
-    trust_env: bool = True
-
-    def __post_init__(self) -> None:
-        for name in ("timeout_connect", "timeout_read", "deadline"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"FetchSettings.{name} must be > 0")
-        if self.max_bytes < 1:
-            raise ValueError("FetchSettings.max_bytes must be >= 1")
-        if self.max_redirects < 0:
-            raise ValueError("FetchSettings.max_redirects must be >= 0")
-        if self.max_connections < 1:
-            raise ValueError("FetchSettings.max_connections must be >= 1")
 
 
 DEFAULT_SETTINGS = FetchSettings()

@@ -172,6 +172,7 @@ class Matcher:
         self._compile_phrases()
         self._compile_acronyms()
         self._compile_fuzzy()
+        self._compile_clitics()
 
     # --- public API ------------------------------------------------------------------------------------------
 
@@ -201,6 +202,8 @@ class Matcher:
         for index, text in enumerate((title, summary_text, content_text)):
             if text:
                 words = fold_words(text)
+                if words and self._clitic_targets and not text.isascii() and _ARABIC_LETTER.search(text):
+                    words = [self._without_clitic(word) for word in words]
                 if words:
                     distinct = set(words)
                     kept = words
@@ -285,6 +288,30 @@ class Matcher:
         self._actor = {term_id: term.kind == "actor" for term_id, term in self.ruleset.terms.items()}
         self._acronym_regex = re.compile("(?:" + _trie_pattern(sorted(by_acronym)) + r")(?!\w)") if by_acronym else None
 
+    def _compile_clitics(self) -> None:
+        """The Arabic words of aliases and phrases: a text word that is one of them behind an attached
+        conjunction, preposition or article ("وكتائب", "لكتائب", "بالسلاح") is read as that word."""
+        words = {word for form in self._forms for word in form.words if _ARABIC_LETTER.search(word)}
+        for rule_phrases in self._rule_phrases:
+            words.update(word for phrase in rule_phrases for word in phrase.split() if _ARABIC_LETTER.search(word))
+        self._clitic_targets = frozenset(words)
+        self._clitic_memo: dict[str, str] = {}
+
+    def _without_clitic(self, word: str) -> str:
+        """`word`, or the alias word it is once its leading clitics are taken off (memoised)."""
+        found = self._clitic_memo.get(word)
+        if found is None:
+            found = word
+            if word not in self._clitic_targets and _ARABIC_LETTER.match(word):
+                for candidate in arabic_stems(word):
+                    if candidate in self._clitic_targets:
+                        found = candidate
+                        break
+            if len(self._clitic_memo) >= _MEMO_LIMIT:
+                self._clitic_memo.clear()
+            self._clitic_memo[word] = found
+        return found
+
     def _compile_fuzzy(self) -> None:
         """Alias words that may match fuzzily (by first letter and length) and where to try their forms."""
         # alias word -> single-word forms; alias word -> offset -> word there -> [(form, position of the word)]
@@ -296,7 +323,7 @@ class Matcher:
         self._max_level = 0
         for index, form in enumerate(self._forms):
             level = self._term_level.get(form.term, 0)
-            if level == 0 or form.prefix:
+            if level == 0 or form.prefix or not form.actor:
                 continue
             min_length = STRICT_MIN_LENGTH if level == 1 else LOOSE_MIN_LENGTH
             for position, word in enumerate(form.words):
@@ -712,6 +739,27 @@ def _sentence_ends(text: str) -> list[int]:
 
 
 _SEPARATOR = "\x00"  # between fields in the searched word list: no key, no alias word contains it
+_ARABIC_LETTER = re.compile(r"[\u0621-\u064a]")
+_CONJUNCTIONS = ("و", "ف")
+_PREPOSITIONS = ("ب", "ل", "ك")
+
+
+def arabic_stems(word: str) -> list[str]:
+    """What a folded Arabic word may be behind attached clitics, most likely first: "وكتائب" -> "كتائب";
+    "بالسلاح" -> "السلاح", "سلاح"; "للحشد" -> "الحشد", "حشد"; "الحشد" -> "حشد". Three letters stay at least."""
+    found: list[str] = []
+    rest = word
+    if rest[:1] in _CONJUNCTIONS and len(rest) > 3:
+        rest = rest[1:]
+        found.append(rest)
+    if rest.startswith("لل") and len(rest) > 4:
+        found += ["ال" + rest[2:], rest[2:]]
+    elif rest[:1] in _PREPOSITIONS and len(rest) > 3:
+        rest = rest[1:]
+        found.append(rest)
+    if rest.startswith("ال") and len(rest) > 4:
+        found.append(rest[2:])
+    return found
 
 
 def _not_article(word: str) -> bool:
@@ -772,6 +820,11 @@ def _variants(term: str, actor: bool, written: str) -> list[_Form]:
         shapes = [words]
         if not prefix and 2 <= len(words) <= 3:
             shapes.append(("".join(words),))  # "Ansar Allah" also as "Ansarallah", "حزب الله" as "حزبالله"
+        if not prefix and len(words) == 3:  # "كتائب حزبالله": the last two (or first two) words written as one
+            if min(len(words[1]), len(words[2])) >= 3:
+                shapes.append((words[0], words[1] + words[2]))
+            if min(len(words[0]), len(words[1])) >= 3:
+                shapes.append((words[0] + words[1], words[2]))
         for shape in shapes:
             if (shape, prefix) not in seen:
                 seen.add((shape, prefix))

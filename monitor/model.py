@@ -9,6 +9,39 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from monitor import __version__
+
+USER_AGENT = f"monitor/{__version__} (+https://github.com/monitor-rss/monitor)"
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    """How patient and trusting a fetch is. `deadline` bounds the whole fetch, redirects and body included."""
+
+    timeout_connect: float = 10.0
+    timeout_read: float = 20.0
+    deadline: float = 30.0
+    max_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+    user_agent: str = USER_AGENT
+    # Open connections at most, idle ones included (kept alive between polls of the same host).
+    max_connections: int = 100
+    # Honour HTTP_PROXY / HTTPS_PROXY / NO_PROXY and SSL_CERT_FILE / SSL_CERT_DIR from the environment (read
+    # once, when the session opens).
+    trust_env: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("timeout_connect", "timeout_read", "deadline"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"FetchSettings.{name} must be > 0")
+        if self.max_bytes < 1:
+            raise ValueError("FetchSettings.max_bytes must be >= 1")
+        if self.max_redirects < 0:
+            raise ValueError("FetchSettings.max_redirects must be >= 0")
+        if self.max_connections < 1:
+            raise ValueError("FetchSettings.max_connections must be >= 1")
+
+
 SEVERITIES = ("low", "medium", "high", "critical")
 """Severity names, least to most urgent; `severity_rank` orders them."""
 

@@ -19,11 +19,12 @@ makes it safe to parse in bounded time and memory (docs/robustness.md has the me
   ("<!DOCTYPE a [" a million times) cost linear time, not quadratic.
 
 feedparser's HTML sanitiser and relative-link resolver are off: they re-parse every summary and content and
-cost half of its time (100 ms -> 47 ms for a 100 KB feed, benchmarks/results/cycles.md). Entry summary and
+cost half of its time (100 ms -> 47 ms for a 100 KB feed, benchmarks/results/cycles.md), and it is not told the
+document's URL (content-location), which makes it resolve every element against it: entry links are resolved
+here instead. Entry summary and
 content are therefore the feed's markup as published: untrusted HTML, never output as HTML. Matching reads
 them through `normalize.strip_html` and alerts through `render.html_to_text`, which drop scripts and styles,
-drop every tag and escape the text (stricter than a sanitiser, which keeps safe tags); entry links are still
-resolved against the feed's URL.
+drop every tag and escape the text (stricter than a sanitiser, which keeps safe tags).
 
 Entry text is cut to MAX_TITLE_CHARS / MAX_TEXT_CHARS before anyone matches or stores it. A page that is not a
 feed reports the feeds it links to (`feed_links`, HTML autodiscovery).
@@ -50,9 +51,24 @@ from monitor.model import Entry
 from monitor.normalize import strip_html
 
 MAX_ENTRIES = 1_000
-"""Items parsed from one document at most; beyond it, the first and last MAX_ENTRIES / 2 are kept."""
+"""Items parsed from one document a feed serves at most; beyond it, the first and last MAX_ENTRIES / 2 are kept."""
 MARKUP_BUDGET = 50_000
 """Tags ("<" and escaped "&lt;") in one document before it is cut down to whole items (about 3-7 s of parsing)."""
+
+
+@dataclass(frozen=True)
+class ParseLimits:
+    """How much of one document is parsed: items at most, and tags before it is cut down to whole items."""
+
+    max_entries: int
+    markup_budget: int
+
+
+FEED_LIMITS = ParseLimits(MAX_ENTRIES, MARKUP_BUDGET)
+"""What a polled feed gets: a feed is hostile input, and a poll must end in seconds."""
+FILE_LIMITS = ParseLimits(10_000, 200_000)
+"""What a file given to `monitor match` on purpose gets (a saved archive of thousands of headlines): ten
+times the items and four times the tags of a feed, so its parse still ends in about 15 s at worst."""
 MAX_ITEM_MARKUP = 5_000
 """Tags in one item beyond which the item is dropped as hostile (a long article has a few hundred)."""
 MAX_TITLE_CHARS = 1_000
@@ -78,6 +94,7 @@ _ITEM = re.compile(
     rb"(?:[^<]++|<(?!/?(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s/>]))*+"
     rb"</\1\s*>"
 )
+_ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _FEED_LINK = re.compile(rb"<link\b[^<>]{0,4096}>", re.IGNORECASE)
 _ATTRIBUTE = re.compile(r"""([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
 _FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/xml"})
@@ -152,7 +169,9 @@ def strip_doctype(body: bytes) -> bytes:
     return b"".join(pieces)
 
 
-def prepare(body: bytes, headers: Mapping[str, str]) -> tuple[bytes, dict[str, str], int]:
+def prepare(
+    body: bytes, headers: Mapping[str, str], *, limits: ParseLimits = FEED_LIMITS
+) -> tuple[bytes, dict[str, str], int]:
     """The body and headers feedparser is given, and how many items were dropped (see the module docstring)."""
     response_headers = {name.lower(): value for name, value in headers.items()}
     body, response_headers = _wide_to_utf8(body, response_headers)
@@ -161,17 +180,18 @@ def prepare(body: bytes, headers: Mapping[str, str]) -> tuple[bytes, dict[str, s
         body = _ENTITY_DECLARATION.sub(b"", body)
     if b"&#" in body:
         body = _CHARREF.sub(_safe_charref, body)
-    body, dropped = reduce_markup(body)
+    body, dropped = reduce_markup(body, limits)
     return body, response_headers, dropped
 
 
-def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str]) -> ParsedFeed:
+def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str], limits: ParseLimits = FEED_LIMITS) -> ParsedFeed:
     """Parse a feed body; relative links resolve against `url`, the charset comes from Content-Type.
 
     Never raises: a document feedparser cannot handle at all comes back as "not a feed" with the reason.
     """
-    prepared, response_headers, dropped = prepare(body, headers)
-    response_headers["content-location"] = url
+    prepared, response_headers, dropped = prepare(body, headers, limits=limits)
+    # No content-location: feedparser would resolve every element against it (a third of its time); the one
+    # URL that needs resolving, an entry's link, is resolved in _entry.
     try:
         parsed = feedparser.parse(
             prepared, response_headers=response_headers, sanitize_html=False, resolve_relative_uris=False
@@ -181,11 +201,11 @@ def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str]) -> ParsedFe
         return ParsedFeed(title="", version="", entries=(), problem=failure[:200], dropped=dropped)
     feed_title = _plain(parsed.feed, "title")[:MAX_TITLE_CHARS]
     raw_entries = parsed.entries
-    if len(raw_entries) > MAX_ENTRIES:  # unclosed items the loose parser turned into entries
-        half = MAX_ENTRIES // 2
+    if len(raw_entries) > limits.max_entries:  # unclosed items the loose parser turned into entries
+        half = limits.max_entries // 2
         dropped += len(raw_entries) - 2 * half
         raw_entries = raw_entries[:half] + raw_entries[-half:]
-    entries = tuple(_entry(raw, feed_title) for raw in raw_entries)
+    entries = tuple(_entry(raw, feed_title, url) for raw in raw_entries)
     problem: str | None = None
     if parsed.get("bozo"):
         problem = str(parsed.get("bozo_exception") or "malformed feed").splitlines()[0][:200]
@@ -217,7 +237,7 @@ def discover_feed_links(page: bytes, base_url: str) -> tuple[str, ...]:
     return tuple(found[:5])
 
 
-def reduce_markup(body: bytes) -> tuple[bytes, int]:
+def reduce_markup(body: bytes, limits: ParseLimits = FEED_LIMITS) -> tuple[bytes, int]:
     """Cut a document with too many tags or items down to whole items; returns it and the items dropped.
 
     Items are taken alternately from the start and the end of the document (so the newest survive whichever
@@ -227,19 +247,19 @@ def reduce_markup(body: bytes) -> tuple[bytes, int]:
     """
     markup = _markup(body)
     item_starts = body.count(b"<item") + body.count(b"<entry") + body.count(b":item") + body.count(b":entry")
-    if markup <= MARKUP_BUDGET and item_starts <= MAX_ENTRIES:
+    if markup <= limits.markup_budget and item_starts <= limits.max_entries:
         return body, 0
-    first, last, total = _item_spans(body, MAX_ENTRIES)
+    first, last, total = _item_spans(body, limits.max_entries)
     if not total:
-        return _cut_after_markup(body, MARKUP_BUDGET), 0
+        return _cut_after_markup(body, limits.markup_budget), 0
     spans = first + [span for span in last if span[0] > first[-1][0]]
     head, tail = body[: spans[0][0]], body[spans[-1][1] :]
     head, tail = _trim_middle(head, MAX_ITEM_MARKUP), _keep_end(tail, MAX_ITEM_MARKUP // 2)
-    budget = MARKUP_BUDGET - _markup(head) - _markup(tail)
+    budget = limits.markup_budget - _markup(head) - _markup(tail)
     order = [index for pair in zip(range(len(spans)), reversed(range(len(spans))), strict=True) for index in pair]
     kept: set[int] = set()
     for index in order:
-        if len(kept) >= MAX_ENTRIES or index in kept:
+        if len(kept) >= limits.max_entries or index in kept:
             continue
         start, end = spans[index]
         cost = _markup(body, start, end)
@@ -346,9 +366,11 @@ def _safe_charref(found: re.Match[bytes]) -> bytes:
     return found.group()
 
 
-def _entry(raw: Any, feed_title: str) -> Entry:
+def _entry(raw: Any, feed_title: str, base_url: str) -> Entry:
     title = _plain(raw, "title")[:MAX_TITLE_CHARS]
     link = _text(raw.get("link")).strip()
+    if link and not _ABSOLUTE.match(link):
+        link = urljoin(base_url, link)  # a relative link ("/news/1"), resolved against the feed's URL
     summary = _text(raw.get("summary"))[:MAX_TEXT_CHARS]
     content = "\n".join(_text(part.get("value")) for part in raw.get("content", []) or [])[:MAX_TEXT_CHARS]
     if content.strip() == summary.strip():

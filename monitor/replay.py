@@ -110,3 +110,52 @@ def replay(
         if on_entry is not None:
             on_entry()
     return report
+
+
+BROAD_SHARE = 0.05
+"""A rule that would alert on more than this share of stored entries is marked too broad."""
+SAMPLES = 3
+
+
+@dataclass
+class RuleHistory:
+    """What one rule would have alerted on among stored entries: how many, which share, a few titles."""
+
+    rule: str
+    alerts: int = 0
+    samples: list[str] = field(default_factory=list)
+
+    def share(self, entries: int) -> float:
+        """Share of `entries` the rule would have alerted on (0 when there are none)."""
+        return self.alerts / entries if entries else 0.0
+
+    def too_broad(self, entries: int, limit: float = BROAD_SHARE) -> bool:
+        """Whether the rule would alert on more than `limit` of the entries (and on more than a handful)."""
+        return self.alerts > SAMPLES and self.share(entries) > limit
+
+
+@dataclass
+class HistoryReport:
+    """Every rule of a rule set run over the entries first seen since `since`."""
+
+    since: datetime
+    entries: int
+    rules: list[RuleHistory]
+
+
+def rule_history(
+    store: Store, matcher: Matcher, since: datetime, *, on_entry: Callable[[], None] | None = None
+) -> HistoryReport:
+    """How many stored entries (first seen since `since`) each rule of `matcher` would alert on. Reads only."""
+    found = {rule.name: RuleHistory(rule.name) for rule in matcher.ruleset.rules}
+    entries = 0
+    for stored in store.entries_since(since):
+        entries += 1
+        for match in matcher.match(stored.entry):
+            history = found[match.rule]
+            history.alerts += 1
+            if len(history.samples) < SAMPLES:
+                history.samples.append(stored.entry.title)
+        if on_entry is not None:
+            on_entry()
+    return HistoryReport(since=since, entries=entries, rules=list(found.values()))

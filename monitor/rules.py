@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from monitor.errors import RuleError
 from monitor.model import SEVERITIES
 from monitor.normalize import OPTIONAL_ARTICLES, fold
-from monitor.tomlfile import load_toml
+from monitor.tomlfile import load_toml, parse_toml
 
 if TYPE_CHECKING:
     from monitor.match import Matcher
@@ -179,6 +179,13 @@ def load_rules(directory: Path) -> RuleSet:
     return ruleset
 
 
+def rules_from_text(text: str, path: Path) -> tuple[RuleSet | None, list[RuleError]]:
+    """Validate one rule file given as text (as if read from `path`): the rule set, or every problem. Pure."""
+    loader = _Loader()
+    loader.load_text(path, text)
+    return _finish(loader, (path,))
+
+
 def check_rules(directory: Path) -> list[RuleError]:
     """Every problem in the rule files of `directory` (empty when they are valid), in file and line order."""
     return _load(Path(directory))[1]
@@ -286,6 +293,17 @@ class _Loader:
         except RuleError as exc:
             self.errors.append(exc)
             return
+        self.load_document(path, text, document)
+
+    def load_text(self, path: Path, text: str) -> None:
+        try:
+            document = parse_toml(text, path, RuleError)
+        except RuleError as exc:
+            self.errors.append(exc)
+            return
+        self.load_document(path, text, document)
+
+    def load_document(self, path: Path, text: str, document: dict[str, Any]) -> None:
         file = _File(path, text)
         for section, value in document.items():
             if section not in (*_TERM_SECTIONS, "rules"):
@@ -340,7 +358,7 @@ class _Loader:
         valid = True
         for form in forms:
             key = "name" if form == name and kind == "actor" else forms_key
-            problem = _form_problem(form)
+            problem = form_problem(form)
             if problem:
                 self.error(f"{label}: {problem}", file.line(table, key), hint=_form_hint(problem))
                 valid = False
@@ -353,7 +371,7 @@ class _Loader:
                 valid = False
         folded_forms = {_match_key(form): form for form in forms}
         for phrase in exclude:
-            problem = _form_problem(phrase, allow_prefix=False)
+            problem = form_problem(phrase, allow_prefix=False)
             if problem:
                 self.error(f"{label}: exclude {problem}", file.line(table, "exclude"), hint=_exclude_hint(problem))
                 valid = False
@@ -476,7 +494,7 @@ class _Loader:
         for phrase in rule.exclude:
             if phrase in self.terms:
                 continue
-            problem = _form_problem(phrase, allow_prefix=False)
+            problem = form_problem(phrase, allow_prefix=False)
             if problem:
                 self.error(f"{label}: exclude {problem}", file.line(table, "exclude"), hint=_exclude_hint(problem))
                 return False
@@ -630,13 +648,20 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[RuleError]]:
         ]
     for path in files:
         loader.load_file(path)
+    return _finish(loader, tuple(files), where=str(directory))
+
+
+def _finish(
+    loader: _Loader, files: tuple[Path, ...], where: str | None = None
+) -> tuple[RuleSet | None, list[RuleError]]:
+    """Resolve references once every file is loaded: the rule set, or the problems in file and line order."""
     rules = [pending.rule for pending in loader.rules.values() if loader.check_references(pending)]
     if not loader.errors and not rules:
-        loader.error("no rules defined: add a [rules.NAME] table", str(directory))
+        loader.error("no rules defined: add a [rules.NAME] table", where or str(files[0]))
     errors = sorted(loader.errors, key=_error_order)
     if errors:
         return None, errors
-    ruleset = RuleSet(terms=MappingProxyType(dict(loader.terms)), rules=tuple(rules), files=tuple(files))
+    ruleset = RuleSet(terms=MappingProxyType(dict(loader.terms)), rules=tuple(rules), files=files)
     return ruleset, []
 
 
@@ -653,7 +678,7 @@ def _match_key(text: str) -> str:
     return " ".join(word for word in fold(text.rstrip().rstrip("*")).split() if word not in OPTIONAL_ARTICLES)
 
 
-def _form_problem(form: str, *, allow_prefix: bool = True) -> str | None:
+def form_problem(form: str, *, allow_prefix: bool = True) -> str | None:
     """Why an alias, phrase or exclusion can never work, or None."""
     body = form.rstrip()
     prefix = body.endswith("*")

@@ -26,8 +26,13 @@ def load_toml(path: Path, error: type[MonitorError]) -> tuple[dict[str, Any], st
         raise error(f"not UTF-8 text ({exc.reason} at byte {exc.start})", location=str(path)) from None
     except OSError as exc:
         raise error(f"cannot read: {exc.strerror}", location=str(path)) from None
+    return parse_toml(text, path, error), text
+
+
+def parse_toml(text: str, path: Path, error: type[MonitorError]) -> dict[str, Any]:
+    """Parse TOML `text` (from `path`, for messages); raise `error` naming file and line on failure. Pure."""
     try:
-        return tomllib.loads(text), text
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         position = _TOML_POSITION.search(message)
