@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, filterfalse
 
@@ -157,6 +157,7 @@ class Matcher:
             trigger = min(
                 rule.groups,
                 key=lambda group: (any(ruleset.terms[t].kind != "actor" for t in group), len(group)),
+                default=(),  # a rule with `similar` only: looked at for every item (_similar_only)
             )
             for term in trigger:
                 self._rules_by_term[term].append(index)
@@ -173,6 +174,7 @@ class Matcher:
         self._compile_acronyms()
         self._compile_fuzzy()
         self._compile_clitics()
+        self._compile_stories()
 
     # --- public API ------------------------------------------------------------------------------------------
 
@@ -217,7 +219,7 @@ class Matcher:
                     starts.append(len(text_words))
                     text_words += kept
                     vocabulary |= distinct
-        if not fields:
+        if not fields and not self._similar_only:
             return []
         padded = " " + " ".join(text_words) + " "
         self._find_phrases(fields, padded, starts)
@@ -228,7 +230,17 @@ class Matcher:
                 self._find_acronyms(scanned)
         if self._buckets:
             self._fuzzy(fields, text_words, starts, vocabulary)
-        return self._evaluate(fields)
+        closeness = self._closeness(title, summary_text, content_text) if self._story_vectors else None
+        matches = self._evaluate(fields, closeness)
+        if closeness is not None and self._similar_only:
+            for index in self._similar_only:
+                rule = self._rules[index]
+                score = closeness(rule.similar)
+                if score >= self.ruleset.stories[rule.similar].threshold:
+                    hit = self._story_hit(rule.similar, score)
+                    matches.append(Match(rule.name, rule.severity, hit.score, (hit,), rule.targets))
+            matches.sort(key=lambda found: (-severity_rank(found.severity), found.rule))
+        return matches
 
     # --- compile ---------------------------------------------------------------------------------------------
 
@@ -287,6 +299,45 @@ class Matcher:
         self._acronyms_always = bool(self._acronym_words & OPTIONAL_ARTICLES)  # "AL": not in the word set
         self._actor = {term_id: term.kind == "actor" for term_id, term in self.ruleset.terms.items()}
         self._acronym_regex = re.compile("(?:" + _trie_pattern(sorted(by_acronym)) + r")(?!\w)") if by_acronym else None
+
+    def _compile_stories(self) -> None:
+        """The stories rules ask items to read close to (`similar`): their articles embedded once."""
+        wanted = sorted({rule.similar for rule in self._rules if rule.similar})
+        self._story_vectors: dict[str, list[float]] = {}
+        self._similar_only = [index for index, rule in enumerate(self._rules) if rule.similar and not rule.groups]
+        if wanted:
+            from monitor.semantic import embedder  # wordllama: loaded only when a rule set has stories
+
+            vectors = embedder().embed([self.ruleset.stories[story].text for story in wanted])
+            self._story_vectors = dict(zip(wanted, vectors, strict=True))
+
+    def _closeness(self, title: str, summary: str, content: str) -> Callable[[str], float]:
+        """story id -> how close the item reads to that story's article (the item embedded on first use)."""
+        vector: list[list[float]] = []
+
+        def closeness(story: str) -> float:
+            from monitor.semantic import embedder, similarity
+
+            if not vector:
+                text = " ".join(part for part in (title, summary, content[:2000]) if part)
+                vector.append(embedder().embed([text])[0])
+            return similarity(vector[0], self._story_vectors[story])
+
+        return closeness
+
+    def _story_hit(self, story: str, score: float) -> Hit:
+        """The explanation of a `similar` rule: which story the item reads close to, and how close."""
+        name = self.ruleset.stories[story].name
+        return Hit(
+            term=story,
+            kind="story",
+            alias=name,
+            field="story",
+            start=-1,
+            end=-1,
+            text=f"{score:.2f}",
+            score=round(100 * score, 1),
+        )
 
     def _compile_clitics(self) -> None:
         """The Arabic words of aliases and phrases: a text word that is one of them behind an attached
@@ -512,7 +563,7 @@ class Matcher:
 
     # --- evaluate rules --------------------------------------------------------------------------------------
 
-    def _evaluate(self, fields: list[_Field]) -> list[Match]:
+    def _evaluate(self, fields: list[_Field], closeness: Callable[[str], float] | None = None) -> list[Match]:
         terms_found = {hit.term for scanned in fields for hit in scanned.hits}
         if not terms_found:
             return []
@@ -555,14 +606,15 @@ class Matcher:
             if chosen is None:
                 continue
             score, hits = chosen
+            found_hits = tuple(self._hit(hit, texts[hit.field]) for hit in hits)
+            if rule.similar:  # the item must also read close to the story's article
+                assert closeness is not None
+                close = closeness(rule.similar)
+                if close < self.ruleset.stories[rule.similar].threshold:
+                    continue
+                found_hits += (self._story_hit(rule.similar, close),)
             matches.append(
-                Match(
-                    rule=rule.name,
-                    severity=rule.severity,
-                    score=score,
-                    hits=tuple(self._hit(hit, texts[hit.field]) for hit in hits),
-                    targets=rule.targets,
-                )
+                Match(rule=rule.name, severity=rule.severity, score=score, hits=found_hits, targets=rule.targets)
             )
         matches.sort(key=lambda found: (-severity_rank(found.severity), found.rule))
         return matches

@@ -212,6 +212,9 @@ def match_lines(alert: Alert) -> list[str]:
     """One line per distinct hit: `"<matched text>" ~ <alias> (<field>, exact|fuzzy NN)`."""
     lines: list[str] = []
     for hit in alert.hits:
+        if hit.kind == "story":  # a `similar` rule: how close the item reads to the story's article
+            lines.append(f'close to the story "{_clean(hit.alias)}": {_clean(hit.text)}')
+            continue
         quality = "exact" if hit.score >= 100 else f"fuzzy {round(hit.score)}"
         text = cut_at_word(_clean(hit.text), MATCH_TEXT_MAX)
         lines.append(f'"{text}" ~ {_clean(hit.alias)} ({_clean(hit.field)}, {quality})')

@@ -52,9 +52,11 @@ _RULE_KEYS = (
     "exclude",
     "targets",
     "updates",
+    "similar",
     "examples",
     "notes",
 )
+_STORY_KEYS = ("name", "text", "file", "threshold", "notes")
 _EXAMPLE_KEYS = ("match", "no_match")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
@@ -111,6 +113,7 @@ class Rule:
     examples: tuple[Example, ...]
     location: str
     updates: bool = False  # later reports of a story this rule alerted on alert again (monitor.stories)
+    similar: str = ""  # a [stories.ID]: the item must also read this close to its article (monitor.semantic)
 
     @property
     def groups(self) -> tuple[tuple[str, ...], ...]:
@@ -124,12 +127,24 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Story:
+    """A story's article, for rules that ask an item to read close to it (`similar`, monitor.semantic)."""
+
+    id: str
+    name: str
+    text: str  # the article (from `text`, or the file `file` names)
+    threshold: float  # cosine similarity from which an item reads close enough (0-1)
+    location: str
+
+
+@dataclass(frozen=True)
 class RuleSet:
     """All rules and terms of a rules directory, validated."""
 
     terms: Mapping[str, Term]
     rules: tuple[Rule, ...]
     files: tuple[Path, ...]
+    stories: Mapping[str, Story] = field(default_factory=lambda: MappingProxyType({}))
 
     def rule(self, name: str) -> Rule | None:
         """The rule called `name`, if any."""
@@ -281,6 +296,7 @@ class _Loader:
     terms: dict[str, Term] = field(default_factory=dict)
     broken_terms: set[str] = field(default_factory=set)  # defined but invalid: already reported
     rules: dict[str, _PendingRule] = field(default_factory=dict)
+    stories: dict[str, Story] = field(default_factory=dict)
 
     def error(self, message: str, where: str, hint: str | None = None) -> None:
         self.errors.append(RuleError(message, location=where, hint=hint))
@@ -306,11 +322,11 @@ class _Loader:
     def load_document(self, path: Path, text: str, document: dict[str, Any]) -> None:
         file = _File(path, text)
         for section, value in document.items():
-            if section not in (*_TERM_SECTIONS, "rules"):
+            if section not in (*_TERM_SECTIONS, "rules", "stories"):
                 self.error(
                     f"unknown section {section!r}",
                     _section_line(file, section),
-                    hint="a rule file has [actors.ID], [themes.ID] and [rules.ID] tables",
+                    hint="a rule file has [actors.ID], [themes.ID], [stories.ID] and [rules.ID] tables",
                 )
                 continue
             if not isinstance(value, dict):
@@ -327,6 +343,8 @@ class _Loader:
                     continue
                 if section == "rules":
                     self.load_rule(file, item_id, body)
+                elif section == "stories":
+                    self.load_story(file, item_id, body)
                 else:
                     self.load_term(file, _TERM_SECTIONS[section], item_id, body)
 
@@ -401,6 +419,45 @@ class _Loader:
             notes=notes,
         )
 
+    # stories
+
+    def load_story(self, file: _File, story_id: str, body: Any) -> None:
+        table = f"stories.{story_id}"
+        where = file.line(table)
+        label = f"story {story_id!r}"
+        if not isinstance(body, dict):
+            self.error(f"{label} must be a table", where)
+            return
+        ok = self.check_keys(file, table, label, body, _STORY_KEYS)
+        name = self.string(file, table, label, body, "name")
+        text = self.string(file, table, label, body, "text")
+        source = self.string(file, table, label, body, "file")
+        self.string(file, table, label, body, "notes")
+        threshold = body.get("threshold", 0.5)
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 < threshold < 1:
+            self.error(
+                f"{label}: `threshold` must be a number between 0 and 1",
+                file.line(table, "threshold"),
+                hint="the cosine similarity from which an item reads close to the story, e.g. 0.5",
+            )
+            return
+        if not ok or name is None or text is None or source is None:
+            return
+        if bool(text) == bool(source):
+            self.error(f"{label} needs the article as `text` or as `file` (one of the two)", where)
+            return
+        if source:
+            path = (file.path.parent / source).resolve()
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as error:
+                self.error(f"{label}: cannot read `file` {source!r}: {error}", file.line(table, "file"))
+                return
+        if story_id in self.stories:
+            self.error(f"{label} is already defined at {self.stories[story_id].location}", where)
+            return
+        self.stories[story_id] = Story(story_id, name or story_id, text, float(threshold), where)
+
     # rules
 
     def load_rule(self, file: _File, name: str, body: Any) -> None:
@@ -421,11 +478,13 @@ class _Loader:
         exclude = self.strings(file, table, label, body, "exclude")
         targets = self.strings(file, table, label, body, "targets")
         updates = self.boolean(file, table, label, body, "updates")
+        similar = self.string(file, table, label, body, "similar")
         examples = self.examples(file, table, label, body)
         self.string(file, table, label, body, "notes")
         if (
             not ok
             or updates is None
+            or similar is None
             or description is None
             or severity is None
             or fuzziness is None
@@ -455,6 +514,7 @@ class _Loader:
             examples=examples,
             location=where,
             updates=updates,
+            similar=similar,
         )
         self.rules[name] = _PendingRule(rule, file, table)
 
@@ -477,8 +537,16 @@ class _Loader:
                     ok = False
         if not ok:
             return False
-        if not rule.any_of and not rule.all_of:
-            self.error(f"{label} can never match: it needs `any` or `all` terms", rule.location)
+        if rule.similar and rule.similar not in self.stories:
+            close = difflib.get_close_matches(rule.similar, list(self.stories), n=1)
+            self.error(
+                f"{label}: unknown story {rule.similar!r} in `similar`",
+                file.line(table, "similar"),
+                hint=f"did you mean {close[0]!r}?" if close else "define it under [stories.ID]",
+            )
+            return False
+        if not rule.any_of and not rule.all_of and not rule.similar:
+            self.error(f"{label} can never match: it needs `any`, `all` or `similar`", rule.location)
             return False
         excluded = {entry for entry in rule.exclude if entry in self.terms}
         for key, group in [("any", rule.any_of)] * bool(rule.any_of) + [("all", g) for g in rule.all_of]:
@@ -658,11 +726,29 @@ def _finish(
     rules = [pending.rule for pending in loader.rules.values() if loader.check_references(pending)]
     if not loader.errors and not rules:
         loader.error("no rules defined: add a [rules.NAME] table", where or str(files[0]))
+    users = [rule for rule in rules if rule.similar]
+    if users and not _semantic_available():
+        loader.error(
+            f"rule {users[0].name!r} asks for items close to a story (`similar`), which needs the semantic extra",
+            users[0].location,
+            hint="pip install 'monitor[semantic]', or remove `similar`",
+        )
     errors = sorted(loader.errors, key=_error_order)
     if errors:
         return None, errors
-    ruleset = RuleSet(terms=MappingProxyType(dict(loader.terms)), rules=tuple(rules), files=files)
+    ruleset = RuleSet(
+        terms=MappingProxyType(dict(loader.terms)),
+        rules=tuple(rules),
+        files=files,
+        stories=MappingProxyType(dict(loader.stories)),
+    )
     return ruleset, []
+
+
+def _semantic_available() -> bool:
+    from monitor.semantic import available
+
+    return available()
 
 
 def _error_order(error: RuleError) -> tuple[str, int]:

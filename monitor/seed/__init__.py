@@ -47,11 +47,16 @@ class SeedError(MonitorError):
     exit_code = 1
 
 
-def seed_document(text: str, *, source_name: str, story: str | None = None) -> SeedDraft:
+def seed_document(text: str, *, source_name: str, story: str | None = None, semantic: bool | None = None) -> SeedDraft:
     """The draft rules for the story `text` tells; `story` names it (default: `source_name` without suffix).
 
-    Pure and deterministic: the same text gives the same draft.
+    `semantic` (default: whether the semantic extra is installed) adds the article and a rule for broad actors
+    in items that read close to it. Pure and deterministic: the same text gives the same draft.
     """
+    if semantic is None:
+        from monitor.semantic import available
+
+        semantic = available()
     knowledge = world()
     document = read_document(text)
     mentions = find_mentions(document, knowledge)
@@ -62,7 +67,14 @@ def seed_document(text: str, *, source_name: str, story: str | None = None) -> S
     themes = theme_terms(document, name_words, knowledge)
     slug = story_slug(story or Path(source_name).stem)
     return build_draft(
-        document, actors, themes, story=slug, source_name=source_name, world=knowledge, table=transliteration()
+        document,
+        actors,
+        themes,
+        story=slug,
+        source_name=source_name,
+        world=knowledge,
+        table=transliteration(),
+        semantic=semantic,
     )
 
 

@@ -19,6 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rapidfuzz.distance import Levenshtein
 
@@ -74,6 +75,17 @@ class DraftRule:
     match: tuple[str, ...]
     no_match: tuple[str, ...]
     comment: str
+    similar: str = ""  # a [stories.ID] the item must read close to (the semantic extra)
+
+
+@dataclass(frozen=True)
+class DraftStory:
+    """The article itself, for the rule that asks an item to read close to it (needs the semantic extra)."""
+
+    id: str
+    name: str
+    text: str
+    threshold: float
 
 
 @dataclass(frozen=True)
@@ -88,6 +100,7 @@ class SeedDraft:
     terms: tuple[DraftTerm, ...]
     rules: tuple[DraftRule, ...]
     text: str  # the rule file
+    story_meaning: DraftStory | None = None
 
     def term(self, term_id: str) -> DraftTerm | None:
         """The draft term with this id."""
@@ -114,8 +127,10 @@ def build_draft(
     source_name: str,
     world: World,
     table: Transliteration,
+    semantic: bool = False,
 ) -> SeedDraft:
-    """The draft's terms and rules, its examples chosen and checked against the draft itself."""
+    """The draft's terms and rules, its examples chosen and checked against the draft itself; with `semantic`
+    (the semantic extra installed), also the article and a rule for broad actors in items that read close to it."""
     used: set[str] = set()
     terms: list[DraftTerm] = []
     core_ids: list[str] = []
@@ -211,21 +226,44 @@ def build_draft(
                 comment="two broad actors the article names together, with a story or conflict term, in one sentence",
             )
         )
+    meaning = None
+    if semantic and context_ids:
+        from monitor.semantic import calibrate
+
+        sentences = [sentence.text for sentence in document.sentences]
+        article = "\n".join(sentences)
+        meaning = DraftStory(f"{story}-story", document.headline or story, article, calibrate(sentences, article))
+        rules.append(
+            DraftRule(
+                id=f"{story}-close",
+                description=f"A broad actor in an item that reads close to the article (draft from {source_name})",
+                any_of=(),
+                all_of=(tuple(context_ids),),
+                same_sentence=False,
+                match=(),
+                no_match=(),
+                comment=(
+                    f"a broad actor, in an item whose meaning is this close to the article's (threshold "
+                    f"{meaning.threshold:.2f}: the 75th percentile of its own sentences' closeness to it)"
+                ),
+                similar=meaning.id,
+            )
+        )
     draft = SeedDraft(
-        story, source_name, document.language, tuple(actors), tuple(themes), tuple(terms), tuple(rules), ""
+        story, source_name, document.language, tuple(actors), tuple(themes), tuple(terms), tuple(rules), "", meaning
     )
-    rules = _with_examples(draft, document)
-    draft = SeedDraft(
-        story, source_name, document.language, tuple(actors), tuple(themes), tuple(terms), tuple(rules), ""
-    )
+    draft = _replace(draft, rules=tuple(_with_examples(draft, document)))
     return _with_text(draft)
 
 
 def _with_text(draft: SeedDraft) -> SeedDraft:
-    text = render(draft)
-    return SeedDraft(
-        draft.story, draft.source_name, draft.language, draft.actors, draft.themes, draft.terms, draft.rules, text
-    )
+    return _replace(draft, text=render(draft))
+
+
+def _replace(draft: SeedDraft, **changes: Any) -> SeedDraft:
+    import dataclasses
+
+    return dataclasses.replace(draft, **changes)
 
 
 # --- terms --------------------------------------------------------------------------------------------------
@@ -385,12 +423,18 @@ def _with_examples(draft: SeedDraft, document: Document) -> list[DraftRule]:
                     break
         rules.append(
             DraftRule(
-                rule.id, rule.description, rule.any_of, rule.all_of, rule.same_sentence, match, no_match, rule.comment
+                rule.id,
+                rule.description,
+                rule.any_of,
+                rule.all_of,
+                rule.same_sentence,
+                match,
+                no_match,
+                rule.comment,
+                rule.similar,
             )
         )
-    checked = SeedDraft(
-        draft.story, draft.source_name, draft.language, draft.actors, draft.themes, draft.terms, tuple(rules), ""
-    )
+    checked = _replace(draft, rules=tuple(rules))
     ruleset = _load(render(checked))
     if ruleset is None:
         return list(draft.rules)
@@ -405,6 +449,7 @@ def _with_examples(draft: SeedDraft, document: Document) -> list[DraftRule]:
             tuple(text for text in rule.match if (rule.id, text) not in failed),
             tuple(text for text in rule.no_match if (rule.id, text) not in failed),
             rule.comment,
+            rule.similar,
         )
         for rule in rules
     ]
@@ -443,6 +488,18 @@ def render(draft: SeedDraft) -> str:
     ]
     if not draft.terms:
         lines.append("# No organisation, person, place or story term was found: nothing to watch yet.")
+    if draft.story_meaning is not None:
+        meaning = draft.story_meaning
+        lines += [
+            '# the article itself: items that read close to it (the semantic extra, docs/rules.md "Stories")',
+            f"[stories.{meaning.id}]",
+            f"name = {_toml_string(meaning.name)}",
+            f"threshold = {meaning.threshold:.2f}",
+            'text = """',
+            meaning.text.replace("\\", "\\\\").replace('"""', '""\\"'),
+            '"""',
+            "",
+        ]
     for term in draft.terms:
         lines.append(f"# {term.comment}")
         section = "actors" if term.kind == "actor" else "themes"
@@ -465,6 +522,8 @@ def render(draft: SeedDraft) -> str:
             lines.append("all = [" + ", ".join(_toml_list(group) for group in rule.all_of) + "]")
         if rule.same_sentence:
             lines.append("same_sentence = true")
+        if rule.similar:
+            lines.append(f"similar = {_toml_string(rule.similar)}")
         if rule.match or rule.no_match:
             lines.append("")
             lines.append(f"[rules.{rule.id}.examples]")
