@@ -63,7 +63,6 @@ ARTICLE_RULES = {
     "ansar-allah-al-awfiya",
     "islamic-resistance-in-iraq",
     "iraqi-militias",
-    "irgc",
     "sudani",
     "shahbandar",
     "alaadin",
