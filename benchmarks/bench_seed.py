@@ -153,10 +153,11 @@ def fired_in_process(rules_text: str | None, rules_dir: Path | None, rows: list[
 # --- whole processes (the recorded run) ---------------------------------------------------------------------
 
 
-def seed_whole_process(article: Path, out: Path) -> tuple[Path, float]:
+def seed_whole_process(article: Path, out: Path, semantic: bool) -> tuple[Path, float]:
     """`monitor seed` as a user runs it; the draft renamed to .toml. Returns the rules directory and seconds."""
     started = time.perf_counter()
-    subprocess.run([str(MONITOR), "seed", str(article), "--out", str(out)], check=True, capture_output=True)
+    flag = "--semantic" if semantic else "--no-semantic"
+    subprocess.run([str(MONITOR), "seed", str(article), "--out", str(out), flag], check=True, capture_output=True)
     elapsed = time.perf_counter() - started
     drafts = sorted(out.glob("*.draft.toml"))
     for draft in drafts:
@@ -183,56 +184,69 @@ def match_whole_process(feed: Path, rules_dir: Path) -> tuple[set[str], float]:
     return fired, elapsed
 
 
+VARIANTS = {"keywords": False, "semantic": True}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="in-process only (tuning), no result file")
     parser.add_argument("--split", default="both", choices=("tune", "test", "both"))
     parser.add_argument("--show", type=int, default=0, help="list this many misses and false alerts per story")
     parser.add_argument("--story", action="append", help="only these stories")
+    parser.add_argument("--variant", action="append", choices=tuple(VARIANTS), help="only these drafts (default: both)")
     arguments = parser.parse_args()
     if not realdata.available():
         raise SystemExit(f"{realdata.HEADLINES_CSV} not found: this benchmark reads ../shared at run time")
     from monitor.seed import seed_document
+    from monitor.semantic import available as semantic_available
 
     rows = realdata.load_rows()
     labels = read_labels()
     wanted = arguments.story or [SHIPPED, *STORIES]
+    variants = arguments.variant or [name for name in VARIANTS if semantic_available() or not VARIANTS[name]]
     halves = ["tune", "test"] if arguments.split == "both" else [arguments.split]
-    report: dict[str, dict[str, Score]] = {}
+    report: dict[tuple[str, str, bool], dict[str, Score]] = {}
     timings: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-seed-") as temporary:
         work = Path(temporary)
         feed = work / "headlines.xml"
         feed.write_bytes(realdata.feed_xml(rows))
-        for story in wanted:
+        runs = [(SHIPPED, "shipped")] if SHIPPED in wanted else []
+        runs += [(story, variant) for story in wanted if story != SHIPPED for variant in variants]
+        for story, variant in runs:
             if arguments.quick:
                 if story == SHIPPED:
                     fired = fired_in_process(None, ROOT / "rules", rows)
                 else:
                     article = realdata.SEEDS_DEV / STORIES[story]
-                    draft = seed_document(article.read_text(encoding="utf-8"), source_name=article.name)
+                    draft = seed_document(
+                        article.read_text(encoding="utf-8"), source_name=article.name, semantic=VARIANTS[variant]
+                    )
                     fired = fired_in_process(draft.text, None, rows)
             else:
                 if story == SHIPPED:
                     rules_dir = ROOT / "rules"
                 else:
-                    rules_dir, timings[f"seed {story}"] = seed_whole_process(
-                        realdata.SEEDS_DEV / STORIES[story], work / story
+                    rules_dir, timings[f"seed {story} ({variant})"] = seed_whole_process(
+                        realdata.SEEDS_DEV / STORIES[story], work / f"{story}-{variant}", VARIANTS[variant]
                     )
-                fired, timings[f"match {story}"] = match_whole_process(feed, rules_dir)
-            report[story] = {half: score(story, fired, rows, labels, half) for half in halves}
-            for half in halves:
-                result = report[story][half]
-                print(
-                    f"{story:10} {half:5} P={result.precision:.3f} R={result.recall:.3f} "
-                    f"tp={result.tp} fp={result.fp} fn={result.fn} "
-                    f"borderline fired {result.borderline_fired}/{result.borderline}"
-                )
-                if arguments.show:
-                    for line in result.false_positives[: arguments.show]:
-                        print("   FP", line[:150])
-                    for line in result.misses[: arguments.show]:
-                        print("   FN", line[:150])
+                fired, timings[f"match {story} ({variant})"] = match_whole_process(feed, rules_dir)
+            for windowed in (False, True) if story != SHIPPED else (False,):
+                by_half = {half: score(story, fired, rows, labels, half, window=windowed) for half in halves}
+                report[(story, variant, windowed)] = by_half
+                for half in halves:
+                    result = by_half[half]
+                    print(
+                        f"{story:10} {variant:8} {'window' if windowed else 'all':6} {half:5} "
+                        f"P={result.precision:.3f} R={result.recall:.3f} "
+                        f"tp={result.tp} fp={result.fp} fn={result.fn} "
+                        f"borderline fired {result.borderline_fired}/{result.borderline}"
+                    )
+                    if arguments.show:
+                        for line in result.false_positives[: arguments.show]:
+                            print("   FP", line[:150])
+                        for line in result.misses[: arguments.show]:
+                            print("   FN", line[:150])
         if not arguments.quick:
             cost = measure_cost(work)
             write_results(report, timings, cost, halves)
@@ -282,41 +296,55 @@ def measure_cost(work: Path) -> dict[str, float]:
 
 
 def write_results(
-    report: dict[str, dict[str, Score]], timings: dict[str, float], cost: dict[str, float], halves: list[str]
+    report: dict[tuple[str, str, bool], dict[str, Score]],
+    timings: dict[str, float],
+    cost: dict[str, float],
+    halves: list[str],
 ) -> None:
     machine = harness.machine_info()
+    windows = {story: story_window(story) for story in STORIES}
     lines = [
         "# Seeding and matching quality on real outlet headlines",
         "",
         f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
-        f"- machine: {machine}",
+        f"- machine: {machine['cpus']} x {machine['cpu_model']}, {machine['memory']}, {machine['kernel']}, "
+        f"Python {machine['python']}",
         f"- command: `.venv/bin/python benchmarks/bench_seed.py` (load average {os.getloadavg()[0]:.2f} at the end)",
         "- headlines: 7,668 real outlet items of ../shared/realfeeds (read at run time), one RSS file;",
         "  labels: benchmarks/labels/stories.csv (by hand; see benchmarks/labels/README.md)",
         "",
-        "Each story's draft is `monitor seed ARTICLE` renamed to .toml, unedited, run by `monitor match FILE --json",
-        "--rules DIR` as whole processes. Borderline (`M`) rows count neither way; `fired/M` says how many of them",
-        "alerted. `test` is the half nothing was tuned on.",
+        "Each story's draft is `monitor seed ARTICLE --out DIR` renamed to .toml, unedited, run by",
+        "`monitor match FILE --json --rules DIR`, both as whole processes. `keywords` is the draft of the default",
+        "install (`--no-semantic`); `semantic` adds the article as a story and a rule firing on items close to it in",
+        "meaning (`pip install 'monitor[semantic]'`). Borderline (`M`) rows count neither way; `fired/M` says how",
+        "many of them alerted. `test` is the half nothing was tuned on.",
         "",
-        "| story | rules | half | precision | recall | TP | FP | FN | fired/M |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+        "`all` scores every headline of the archive, 2016-2026. `window` scores only the headlines dated from 30",
+        "days before the article to 180 days after it: what a monitor seeded from that article that day would",
+        "have read. The archive holds years of other events with the same countries and leaders (other US-Iran",
+        "strikes, other Idlib offensives), which no live monitor started on that day meets. Windows: "
+        + ", ".join(f"{story} {start} to {end}" for story, (start, end) in windows.items())
+        + ".",
+        "",
+        "| story | rules | headlines | half | precision | recall | TP | FP | FN | fired/M |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for story, by_half in report.items():
-        rules = "shipped rules/" if story == SHIPPED else f"draft from seeds/dev/{STORIES[story]}"
+    for (story, variant, windowed), by_half in report.items():
+        rules = "shipped rules/" if story == SHIPPED else f"{variant} draft"
         for half in halves:
             result = by_half[half]
             lines.append(
-                f"| {story} | {rules} | {half} | {result.precision:.2f} | {result.recall:.2f} | {result.tp} | "
-                f"{result.fp} | {result.fn} | {result.borderline_fired}/{result.borderline} |"
+                f"| {story} | {rules} | {'window' if windowed else 'all'} | {half} | {result.precision:.2f} | "
+                f"{result.recall:.2f} | {result.tp} | {result.fp} | {result.fn} | "
+                f"{result.borderline_fired}/{result.borderline} |"
             )
     lines += [
         "",
         "## Cost of matching",
         "",
         f"`monitor match` on the {int(cost['entries']):,} keyword-CSV headlines as one RSS file (shipped rules),",
-        "against",
-        "feedparser parsing the same file in its own process (`python -c 'import feedparser; feedparser.parse(...)'`),",
-        "5 runs each, interleaved:",
+        "against feedparser parsing the same file in its own process",
+        "(`python -c 'import feedparser; feedparser.parse(...)'`), 5 runs each, interleaved:",
         "",
         "| what | min | median |",
         "|---|---:|---:|",

@@ -741,9 +741,22 @@ def alerts_retry(ctx: click.Context, delivery_ids: tuple[int, ...], all_dead: bo
     show_default=True,
     help="Check the draft against the entries stored since SINCE (when the database has any).",
 )
+@click.option(
+    "--semantic/--no-semantic",
+    default=None,
+    help="Add the article and a rule for items close to it in meaning (default: when the semantic extra is installed).",
+)
 @click.option("--json", "as_json", is_flag=True, help="The history check as one JSON object per rule.")
 @click.pass_context
-def seed(ctx: click.Context, document: Path, out: Path, name: str | None, history: str, as_json: bool) -> None:
+def seed(
+    ctx: click.Context,
+    document: Path,
+    out: Path,
+    name: str | None,
+    history: str,
+    semantic: bool | None,
+    as_json: bool,
+) -> None:
     """Draft watch rules for a new story from one article (English or Arabic): its core names, the broad actors
     (countries, leaders) that alert only with the story's words, spellings and Arabic script.
 
@@ -760,7 +773,12 @@ def seed(ctx: click.Context, document: Path, out: Path, name: str | None, histor
     except (OSError, UnicodeDecodeError) as error:
         raise SourceError(f"cannot read as UTF-8 text: {error}", location=str(document)) from None
     story = name or document.stem
-    draft = seed_document(text, source_name=document.name, story=story)
+    if semantic:
+        from monitor.semantic import INSTALL_HINT, available
+
+        if not available():
+            raise click.UsageError(f"--semantic: {INSTALL_HINT}")
+    draft = seed_document(text, source_name=document.name, story=story, semantic=semantic)
     written = write_draft(draft.text, out, story)
     core = sum(1 for actor in draft.actors if actor.scope == "core")
     context = sum(1 for actor in draft.actors if actor.scope == "context")

@@ -10,6 +10,7 @@ shape of `examples` tables. Every problem is a `RuleError` located at `path:line
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib.resources
 import importlib.util
 import re
@@ -759,6 +760,7 @@ def _error_order(error: RuleError) -> tuple[str, int]:
     return where, 0
 
 
+@functools.lru_cache(maxsize=65536)
 def _match_key(text: str) -> str:
     """The form the matcher compares: folded, without optional articles and a trailing "*"."""
     return " ".join(word for word in fold(text.rstrip().rstrip("*")).split() if word not in OPTIONAL_ARTICLES)

@@ -12,6 +12,7 @@ from monitor.model import Alert
 from monitor.render import match_lines
 from monitor.rules import check_rules, load_rules
 from monitor.seed import seed_document
+from tests.test_cli import monitor
 
 ARTICLE = """Turkey and Syria earthquake: rescuers pull survivors from the rubble
 
@@ -127,3 +128,15 @@ def test_seeding_with_the_extra_adds_the_article_and_a_rule_for_close_items(tmp_
     plain = seed_document(ARTICLE, source_name="quake.txt", semantic=False)
     assert plain.story_meaning is None
     assert "[stories." not in plain.text
+
+
+def test_monitor_seed_semantic_flags(tmp_path: Path) -> None:
+    """`monitor seed` adds the article when the extra is installed, leaves it out with --no-semantic."""
+    article = tmp_path / "quake.txt"
+    article.write_text(ARTICLE, encoding="utf-8")
+    with_meaning = monitor("seed", str(article), "--out", str(tmp_path / "a"), cwd=tmp_path)
+    assert with_meaning.returncode == 0, with_meaning.stderr
+    assert "[stories.quake-story]" in (tmp_path / "a" / "quake.draft.toml").read_text(encoding="utf-8")
+    without = monitor("seed", str(article), "--out", str(tmp_path / "b"), "--no-semantic", cwd=tmp_path)
+    assert without.returncode == 0, without.stderr
+    assert "[stories." not in (tmp_path / "b" / "quake.draft.toml").read_text(encoding="utf-8")
