@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import click
 
 from monitor import __version__, log
-from monitor.errors import EXIT_RULE_EXAMPLES, ConfigError, MonitorError, SourceError
+from monitor.errors import EXIT_RULE_EXAMPLES, EXIT_UNDELIVERED, ConfigError, MonitorError, SourceError
 from monitor.model import Alert, FeedState, Match
 
 EXIT_INTERNAL = 70
@@ -88,8 +88,12 @@ def _run_command(ctx: click.Context) -> Context:
 def run(ctx: click.Context, once: bool, force: bool, as_json: bool) -> None:
     """Run the daemon (or a single poll with --once).
 
-    Alerts go to the configured [[targets]]; with none, they are printed here. Everything seen is stored in
-    the database, so an item is never alerted twice. Exit 0 unless nothing could run (e.g. bad configuration).
+    Alerts go to the configured [[targets]]; with none, they are printed here (with --json, as JSON objects of
+    "type" "alert"). Everything seen is stored in the database, so an item is never alerted twice.
+
+    Exit codes of --once: 0 everything polled was stored and every alert delivered (failing feeds are reported on
+    stderr, one line each, and do not change it); 5 a target failed or an alert was given up: the summary names the
+    targets, the alerts stay queued for the next run; 2 bad configuration or rules; 3 a database error.
     """
     obj = _run_command(ctx)
     if once:
@@ -112,27 +116,53 @@ def run(ctx: click.Context, once: bool, force: bool, as_json: bool) -> None:
     with _progress(len([feed for feed in settings.feeds if feed.enabled]), "Polling feeds", obj.quiet) as step:
         import asyncio
 
-        report = asyncio.run(run_once(settings, force=force, on_done=lambda _outcome: step()))
+        report = asyncio.run(run_once(settings, force=force, on_done=lambda _outcome: step(), console_json=as_json))
+    delivery = report.delivery
+    counts = dict.fromkeys(("ok", "not_modified", "unchanged", "skipped", "disabled", "error"), 0)
+    for outcome in report.outcomes:
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    new = sum(outcome.new_entries for outcome in report.outcomes)
+    alerts = sum(outcome.alerts for outcome in report.outcomes)
     if as_json:
         for outcome in report.outcomes:
-            click.echo(json.dumps(outcome.__dict__, ensure_ascii=False))
-    failed = [outcome for outcome in report.outcomes if outcome.status == "error"]
-    for outcome in failed:
-        click.echo(f"monitor: {outcome.error}", err=True)
+            click.echo(json.dumps({"type": "feed", **outcome.__dict__}, ensure_ascii=False))
+        summary = {
+            "type": "summary",
+            "feeds": len(report.outcomes),
+            **{f"feeds_{status}": number for status, number in counts.items()},
+            "new_entries": new,
+            "alerts": alerts,
+            "delivered": delivery.sent,
+            "to_retry": delivery.failed,
+            "dead": delivery.dead,
+            "held": delivery.held,
+            "cut_off": delivery.cut_off,
+            "sent_by_another_process": delivery.held_elsewhere,
+            "failing_targets": delivery.failing_targets,
+        }
+        click.echo(json.dumps(summary, ensure_ascii=False))
+    for outcome in report.outcomes:
+        if outcome.status == "error":
+            click.echo(f"monitor: {outcome.error}", err=True)
+    for target in delivery.failing_targets:
+        click.echo(
+            f"monitor: target {target!r} failed; its alerts stay queued (`monitor alerts dead` lists those given up)",
+            err=True,
+        )
     if not obj.quiet:
-        counts = dict.fromkeys(("ok", "not_modified", "unchanged", "skipped", "disabled", "error"), 0)
-        for outcome in report.outcomes:
-            counts[outcome.status] = counts.get(outcome.status, 0) + 1
-        new = sum(outcome.new_entries for outcome in report.outcomes)
-        alerts = sum(outcome.alerts for outcome in report.outcomes)
         click.echo(
             f"monitor: polled {len(report.outcomes)} feeds: {counts['ok']} new content, "
             f"{counts['not_modified'] + counts['unchanged']} unchanged, {counts['error']} failed, "
             f"{counts['skipped'] + counts['disabled']} skipped; {new} new entries, {alerts} alerts; "
-            f"delivered {report.delivery.sent}, {report.delivery.failed} to retry, {report.delivery.dead} dead"
-            + (f", {report.delivery.held} held for digests" if report.delivery.held else ""),
+            f"delivered {delivery.sent}, {delivery.failed} to retry, {delivery.dead} dead"
+            + (f" (failing: {', '.join(delivery.failing_targets)})" if delivery.failing_targets else "")
+            + (f", {delivery.held} held for digests" if delivery.held else "")
+            + (f", {delivery.cut_off} cut off mid-send and kept queued" if delivery.cut_off else "")
+            + (f", {delivery.held_elsewhere} being sent by another monitor process" if delivery.held_elsewhere else ""),
             err=True,
         )
+    if delivery.failed or delivery.dead or delivery.cut_off:
+        sys.exit(EXIT_UNDELIVERED)
 
 
 @contextmanager

@@ -51,7 +51,7 @@ _TOP_KEYS = {
 _FETCH_KEYS = {"connect_timeout", "read_timeout", "deadline", "max_size", "max_redirects", "user_agent"}
 _RETRY_KEYS = {"first", "max", "max_attempts", "max_age"}
 _FEED_KEYS = {"url", "name", "interval", "enabled", "category"}
-_DAEMON_KEYS = {"watch", "heartbeat", "stop_timeout"}
+_DAEMON_KEYS = {"watch", "heartbeat", "stop_timeout", "send_wait"}
 _HEALTH_KEYS = {"listen"}
 _TARGET_KEYS = {
     "url",
@@ -86,6 +86,7 @@ class DaemonSettings:
     watch: float = 2.0  # seconds between checks of the config file and rule files for changes; 0: off
     heartbeat: float = 15.0  # seconds between heartbeats written to the database (`monitor status`)
     stop_timeout: float = 20.0  # seconds a stop waits for in-flight polls and deliveries
+    send_wait: float = 30.0  # seconds a delivery round waits for one send before it runs on (monitor.pipeline.Sends)
     health_listen: tuple[str, int] | None = None  # [health] listen = "127.0.0.1:9464"; None: no endpoint
 
 
@@ -229,6 +230,7 @@ def _daemon(reader: _Reader, document: dict[str, Any]) -> DaemonSettings:
         watch=reader.duration(table, "watch", "daemon", defaults.watch, 0.0),
         heartbeat=reader.duration(table, "heartbeat", "daemon", defaults.heartbeat, 1.0),
         stop_timeout=reader.duration(table, "stop_timeout", "daemon", defaults.stop_timeout, 1.0),
+        send_wait=reader.duration(table, "send_wait", "daemon", defaults.send_wait, 0.1),
         health_listen=listen,
     )
 

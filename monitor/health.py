@@ -65,6 +65,34 @@ def liveness(status: DaemonStatus, now: datetime, hostname: str | None = None) -
     return True, f"pid {status.pid} on {status.hostname}, heartbeat {_ago(age)}"
 
 
+def second_daemon_refusal(status: DaemonStatus, now: datetime, hostname: str | None = None) -> str | None:
+    """Why a daemon must not start on a database whose daemon row is `status`, or None when it may.
+
+    Refused while the previous daemon is alive (liveness), and also while its process still exists on this host
+    though its heartbeat is late: a daemon stopped with SIGSTOP, or starved, resumes and would then poll and
+    deliver beside the new one. A daemon of another host with a late heartbeat is taken as dead; if it comes
+    back it finds its row taken over and stops (Store.daemon_update).
+    """
+    alive, why = liveness(status, now, hostname)
+    if alive:
+        return f"another monitor daemon is running on this database ({why})"
+    same_host = status.hostname == (hostname or socket.gethostname())
+    if status.stopped_at is None and same_host and pid_exists(status.pid) and _is_monitor_process(status.pid):
+        return f"another monitor daemon (pid {status.pid}) still exists on this database but is not answering ({why})"
+    return None
+
+
+def _is_monitor_process(pid: int) -> bool:
+    """Whether process `pid` runs monitor (its command line names it); True where /proc cannot tell."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return b"monitor" in command
+
+
 @dataclass(frozen=True)
 class StatusReport:
     """What `monitor status` shows: the daemon, its rules, the feeds' health and the outbox."""

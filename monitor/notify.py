@@ -17,20 +17,25 @@ What apprise (2.3) is told, and why:
   Slack plugins are switched to Block Kit (`use_blocks`) and sent without a title (a Block Kit header is
   limited to 150 characters; the headline is in the body anyway).
 - Everything else gets the plain-text body.
-- Time bound: every target's `AppriseAsset(service_timeout=timeout)` makes apprise stop waiting for a service
-  after `timeout` seconds (default 30) and report TIMEOUT, so `send()` returns even when an SMTP server
-  accepts the connection and never answers. The plugin's own socket timeouts still apply underneath (email:
-  `socket_connect_timeout`, 15 s, used by smtplib for every socket operation, `?cto=` in the URL; HTTP
-  plugins: 4 s connect / 4 s read, `?cto=`/`?rto=`), so the abandoned worker thread ends soon after.
+- No abandoned sends: apprise's own `service_timeout` is switched off (0). With it, apprise stops waiting
+  for a service and reports TIMEOUT while its worker thread goes on and may still deliver: the alert was then
+  recorded failed, retried, and mailed twice. A send here ends when the plugin ends it; the plugin's socket
+  timeouts bound each step (email: `socket_connect_timeout`, 15 s, used by smtplib for every socket
+  operation, `?cto=` in the URL; HTTP plugins: 4 s connect / 4 s read, `?cto=`/`?rto=`). `start_send` runs a
+  send in a daemon thread and returns a future: the caller (monitor.pipeline) waits `timeout` seconds for it,
+  then lets it run on, its deliveries claimed, and records its outcome whenever it comes; a process that
+  exits meanwhile cuts the send off (a daemon thread never holds up an exit).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
 import threading
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TextIO
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
@@ -96,8 +101,8 @@ class Notifier:
     """Sends `Message`s to the configured targets, by target name.
 
     With no targets, a built-in console target named CONSOLE_TARGET writes the text form to `console`
-    (default sys.stdout). `timeout` bounds one `send()` (see the module docstring). Sends to one target are
-    serialised; sends to different targets may run in parallel threads.
+    (default sys.stdout). `timeout` is how long a delivery round waits for one send (module docstring). Sends
+    to one target are serialised; sends to different targets may run in parallel threads.
     """
 
     def __init__(
@@ -105,14 +110,17 @@ class Notifier:
         targets: Sequence[TargetConfig],
         *,
         console: TextIO | None = None,
+        console_json: bool = False,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self._console = console
+        self._console_json = console_json  # one JSON object per alert ({"type": "alert", ...}): run --once --json
+        self._timeout = timeout
         self._targets: dict[str, _Target] = {}
         for config in targets:
             if config.name in self._targets:
                 raise ConfigError(f"target {config.name!r} is defined twice", hint="rename one of them")
-            self._targets[config.name] = _Target.load(config, timeout)
+            self._targets[config.name] = _Target.load(config)
         if not targets:
             self._targets[CONSOLE_TARGET] = _Target(CONSOLE_TARGET, None, None, "text", (), threading.Lock())
 
@@ -120,6 +128,26 @@ class Notifier:
     def target_names(self) -> tuple[str, ...]:
         """The names `send()` accepts, in configuration order."""
         return tuple(self._targets)
+
+    @property
+    def timeout(self) -> float:
+        """Seconds a delivery round waits for one send before letting it run on (see the module docstring)."""
+        return self._timeout
+
+    def start_send(self, target: str, message: Message) -> Future[SendResult]:
+        """`send` in a daemon thread of its own: the future's result is the SendResult (it never raises)."""
+        future: Future[SendResult] = Future()
+
+        def work() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(self.send(target, message))
+            except BaseException as error:  # send() never raises; if it does, the caller must still learn it
+                future.set_result(SendResult(ok=False, error=f"send crashed: {type(error).__name__}"))
+
+        threading.Thread(target=work, name=f"send-{target}", daemon=True).start()
+        return future
 
     def send(self, target: str, message: Message) -> SendResult:
         """Deliver `message` to `target` (blocking). ok only when apprise reports success for it."""
@@ -133,8 +161,12 @@ class Notifier:
 
     def _print(self, message: Message) -> SendResult:
         stream = self._console if self._console is not None else sys.stdout
+        if self._console_json:
+            line = json.dumps({"type": "alert", "title": message.title, "text": message.text}, ensure_ascii=False)
+        else:
+            line = message.text
         try:
-            stream.write(message.text + "\n")
+            stream.write(line + "\n")
             stream.flush()
         except (OSError, ValueError) as error:  # closed or broken stream
             return SendResult(ok=False, error=f"console: {error}")
@@ -153,9 +185,9 @@ class _Target:
     lock: threading.Lock
 
     @classmethod
-    def load(cls, config: TargetConfig, timeout: float) -> _Target:
+    def load(cls, config: TargetConfig) -> _Target:
         """Instantiate the target's plugin once, tuned for monitor; ConfigError if apprise cannot load it."""
-        asset = AppriseAsset(service_timeout=timeout)
+        asset = AppriseAsset(service_timeout=0)  # never abandon a send that may still deliver (module docstring)
         plugin, logged = _instantiate_quietly(config.url, asset)
         secrets = _secrets_of(config.url, mask_url(config.url))
         if plugin is None:

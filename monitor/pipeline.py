@@ -2,7 +2,7 @@
 
 poll_feed: store (feed state) -> fetch -> parse -> store.unseen -> match -> store.record_entries (entries,
 matches, alerts and deliveries in one transaction) -> store (new feed state and next check).
-deliver_pending: store.pending_deliveries -> digest.plan (alone now, one digest now, or held: digest slots,
+deliver_pending: store.claim_deliveries -> digest.plan (alone now, one digest now, or held: digest slots,
 quiet hours, storm control) -> render -> notify, per target, marking each delivery only after the target
 confirmed it. The I/O objects (store, fetcher, notifier, clock) are passed in.
 """
@@ -33,7 +33,7 @@ from monitor.match import Matcher
 from monitor.model import Entry, FeedConfig, Match, TargetConfig, severity_rank
 from monitor.notify import CONSOLE_TARGET, Notifier
 from monitor.parse import ParsedFeed, parse_feed
-from monitor.render import NO_TEMPLATES, Templates, render_alert, render_digest
+from monitor.render import NO_TEMPLATES, Message, Templates, render_alert, render_digest
 from monitor.rules import RuleSet, load_rules
 from monitor.store import NewEntry, PendingDelivery, Store, StoryOptions
 
@@ -361,6 +361,11 @@ async def poll_all(
     return list(await asyncio.gather(*(one(feed) for feed in feeds if feed.enabled)))
 
 
+CLAIM_LEASE = 120.0
+"""Seconds a claim on a delivery lasts unless renewed; a running send renews it every third of that. A process
+that dies holding claims frees them when it is found gone (same host) or when they lapse (another host)."""
+
+
 @dataclass
 class DeliveryReport:
     """What one delivery round did."""
@@ -371,15 +376,71 @@ class DeliveryReport:
     failing_targets: list[str] = field(default_factory=list)
     digests: int = 0  # digest messages confirmed
     held: int = 0  # deliveries held for a later digest (schedule, quiet hours, storm control)
+    in_flight: int = 0  # deliveries whose send was still running when the round stopped waiting for it
+    cut_off: int = 0  # deliveries whose send was still running at exit: cut off, they stay pending
+    held_elsewhere: int = 0  # due deliveries another process (a daemon, a run --once) is sending
 
     def absorb(self, other: DeliveryReport) -> None:
         """Add another round's figures to this one."""
         self.sent += other.sent
         self.failed += other.failed
         self.dead += other.dead
-        self.failing_targets.extend(other.failing_targets)
+        self.failing_targets.extend(t for t in other.failing_targets if t not in self.failing_targets)
         self.digests += other.digests
         self.held += other.held
+        self.in_flight += other.in_flight
+        self.cut_off += other.cut_off
+        self.held_elsewhere = max(self.held_elsewhere, other.held_elsewhere)
+
+
+@dataclass
+class _Sink:
+    """Where a send's outcome is counted: its round's report, or `Sends.late` once the round stopped waiting."""
+
+    report: DeliveryReport
+    retry_at: datetime | None = None  # the send failed: when its retry is due (the target's other alerts wait too)
+
+
+class Sends:
+    """The sends that outlived their round: at most one per target, each still holding its deliveries' claims.
+
+    A round waits `Notifier.timeout` seconds for a send; then the send runs on (apprise cannot be interrupted
+    without losing track of whether the message went out), its target is skipped by later rounds, and its
+    outcome is recorded when it comes, counted in `late`. `wait` lets a stop or `run --once` wait for them.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, asyncio.Task[bool]] = {}
+        self._sizes: dict[asyncio.Task[bool], int] = {}
+        self.late = DeliveryReport()
+
+    def busy(self) -> frozenset[str]:
+        """The targets with a send still running."""
+        return frozenset(target for target, task in self._tasks.items() if not task.done())
+
+    def running(self) -> list[asyncio.Task[bool]]:
+        """The sends still running."""
+        return [task for task in self._tasks.values() if not task.done()]
+
+    def deliveries_running(self) -> int:
+        """How many deliveries the running sends carry."""
+        return sum(self._sizes.get(task, 0) for task in self.running())
+
+    def add(self, target: str, task: asyncio.Task[bool], deliveries: int) -> None:
+        self._tasks[target] = task
+        self._sizes[task] = deliveries
+
+        def forget(done: asyncio.Task[bool]) -> None:
+            self._sizes.pop(done, None)
+            if self._tasks.get(target) is done:
+                del self._tasks[target]
+
+        task.add_done_callback(forget)
+
+    def take_late(self) -> DeliveryReport:
+        """The outcomes of sends that finished after their round, since the last call."""
+        late, self.late = self.late, DeliveryReport()
+        return late
 
 
 async def deliver_pending(
@@ -391,28 +452,38 @@ async def deliver_pending(
     ignore_backoff: bool = False,
     rng: random.Random | None = None,
     skip_targets: Collection[str] = (),
+    sends: Sends | None = None,
+    stop: asyncio.Event | None = None,
 ) -> DeliveryReport:
     """Send every due delivery, each target on its own so a dead target delays no other.
 
-    Per target, monitor.digest.plan decides what goes alone now, what goes in one digest now and what is
-    held (digest schedule, quiet hours, storm control); holds are saved before anything is sent. A delivery
-    is marked delivered only after the target confirmed the message carrying it; a failure counts an attempt
-    and schedules a retry with back-off, or marks it dead past the configured attempts or age. After a
-    target's first failure in a round its remaining alerts wait for the next round instead of hammering it.
+    The due deliveries are claimed first (Store.claim_deliveries), so another process on the same database
+    never sends the same ones; those another process holds are counted in `held_elsewhere`. Per target,
+    monitor.digest.plan decides what goes alone now, what goes in one digest now and what is held (digest
+    schedule, quiet hours, storm control); holds are saved before anything is sent. A delivery is marked
+    delivered only after the target confirmed the message carrying it; a failure counts an attempt and
+    schedules a retry with back-off, or marks it dead past the configured attempts or age. After a target's
+    first failure in a round its remaining alerts wait for the next round instead of hammering it. A send that
+    takes longer than `notifier.timeout` runs on in `sends` (see Sends); its target is skipped until it ends.
     `ignore_backoff` (run --once) retries failed deliveries now, but never sends a held one early.
-    `skip_targets` are left alone this round (run --once: targets that already failed during the run).
+    `skip_targets` are left alone this round (run --once: targets that already failed during the run). Once
+    `stop` is set, no further send starts (the daemon is stopping); the deliveries not sent stay pending.
     """
     rng = rng or random.Random()
+    sends = sends if sends is not None else Sends()
+    stop = stop or asyncio.Event()
     now = clock()
     due = now + timedelta(days=36500) if ignore_backoff else now
+    claimed = store.claim_deliveries(
+        now, lease=CLAIM_LEASE, due=due, held_by=now, limit=10_000, skip_targets={*skip_targets, *sends.busy()}
+    )
     by_target: dict[str, list[PendingDelivery]] = defaultdict(list)
-    for pending in store.pending_deliveries(due, limit=10_000, held_by=now):
-        if pending.target not in skip_targets:
-            by_target[pending.target].append(pending)
-    report = DeliveryReport()
+    for pending in claimed.deliveries:
+        by_target[pending.target].append(pending)
+    report = DeliveryReport(held_elsewhere=claimed.held_elsewhere)
     await asyncio.gather(
         *(
-            _deliver_to_target(target, deliveries, store, notifier, runtime, clock, rng, report)
+            _deliver_to_target(target, deliveries, store, notifier, runtime, clock, rng, report, sends, stop)
             for target, deliveries in by_target.items()
         )
     )
@@ -428,6 +499,30 @@ async def _deliver_to_target(
     clock: Clock,
     rng: random.Random,
     report: DeliveryReport,
+    sends: Sends,
+    stop: asyncio.Event,
+) -> None:
+    """One target's share of a round; the claims on deliveries it did not try are given back at the end."""
+    untried = {pending.delivery_id for pending in deliveries}
+    try:
+        await _deliver_claimed(target, deliveries, store, notifier, runtime, clock, rng, report, sends, stop, untried)
+    finally:
+        if untried:
+            store.release_claims(untried)
+
+
+async def _deliver_claimed(
+    target: str,
+    deliveries: Sequence[PendingDelivery],
+    store: Store,
+    notifier: Notifier,
+    runtime: Runtime,
+    clock: Clock,
+    rng: random.Random,
+    report: DeliveryReport,
+    sends: Sends,
+    stop: asyncio.Event,
+    untried: set[int],
 ) -> None:
     policy = digest.Policy.for_target(runtime.target(target), runtime.settings.tzinfo)
     now = clock()
@@ -446,39 +541,107 @@ async def _deliver_to_target(
     plan = digest.plan(now, policy, items, history)
     if plan.holds:
         store.hold_deliveries((hold.delivery_id, hold.batch, hold.until) for hold in plan.holds)
+        untried.difference_update(hold.delivery_id for hold in plan.holds)
         report.held += len(plan.holds)
         reasons = ",".join(sorted({hold.batch for hold in plan.holds}))
         log.event(logger, logging.INFO, "alerts_held", target=target, held=len(plan.holds), reasons=reasons)
     by_id = {pending.delivery_id: pending for pending in deliveries}
-    for delivery_id in plan.alone:
-        pending = by_id[delivery_id]
-        message = render_alert(pending.alert, tz=policy.tz, templates=runtime.templates)
-        result = await asyncio.to_thread(notifier.send, target, message)
-        if not result.ok:
-            _record_failure([pending], target, result.error, store, runtime, clock(), rng, report)
+    messages: list[tuple[list[PendingDelivery], str]] = [([by_id[i]], "alone") for i in plan.alone]
+    if plan.digest is not None:
+        messages.append(([by_id[i] for i in plan.digest.delivery_ids], ",".join(plan.digest.kinds)))
+    for planned, kind in messages:
+        if stop.is_set():
             return
-        store.mark_delivered(delivery_id, clock())
-        report.sent += 1
-        alert = pending.alert
-        log.event(logger, logging.INFO, "alert_sent", target=target, rule=alert.rule, alert=alert.alert_id)
-    if plan.digest is None:
-        return
-    batch = [by_id[delivery_id] for delivery_id in plan.digest.delivery_ids]
-    message = render_digest(
-        [pending.alert for pending in batch],
-        tz=policy.tz,
-        notices=digest.notices(plan.digest, policy),
-        templates=runtime.templates,
-    )
-    result = await asyncio.to_thread(notifier.send, target, message)
+        held = store.renew_claims([pending.delivery_id for pending in planned], clock(), CLAIM_LEASE)
+        batch = [pending for pending in planned if pending.delivery_id in held]
+        lost = [pending for pending in planned if pending.delivery_id not in held]
+        if lost:  # this process was paused past its claims and another took them: it sends them, not us
+            untried.difference_update(pending.delivery_id for pending in lost)
+            log.event(logger, logging.WARNING, "claim_lost", target=target, alerts=len(lost))
+            if not batch:
+                continue
+        if kind == "alone":
+            message = render_alert(batch[0].alert, tz=policy.tz, templates=runtime.templates)
+        else:
+            message = render_digest(
+                [pending.alert for pending in batch],
+                tz=policy.tz,
+                notices=digest.notices(plan.digest, policy) if plan.digest is not None else (),
+                templates=runtime.templates,
+            )
+        untried.difference_update(pending.delivery_id for pending in batch)
+        sink = _Sink(report)
+        task = asyncio.ensure_future(
+            _send_and_record(target, batch, kind, message, store, notifier, runtime, clock, rng, sink)
+        )
+        sends.add(target, task, len(batch))  # a stop waits for it (or cuts it off) whether or not this round still does
+        done, _ = await asyncio.wait({task}, timeout=notifier.timeout)
+        if not done:
+            sink.report = sends.late  # counted when it ends, whenever that is
+            report.in_flight += len(batch)
+            log.event(
+                logger,
+                logging.WARNING,
+                "send_slow",
+                target=target,
+                alerts=len(batch),
+                waited=f"{notifier.timeout:g}s",
+                note="still sending; its alerts stay claimed until the target answers",
+            )
+            return
+        if not task.result():
+            # The target failed: its other alerts wait for the same retry time instead of hammering it.
+            if sink.retry_at is not None and untried:
+                store.defer_deliveries(untried, sink.retry_at)
+                untried.clear()
+            return
+
+
+async def _send_and_record(
+    target: str,
+    batch: Sequence[PendingDelivery],
+    kind: str,
+    message: Message,
+    store: Store,
+    notifier: Notifier,
+    runtime: Runtime,
+    clock: Clock,
+    rng: random.Random,
+    sink: _Sink,
+) -> bool:
+    """Send one message (an alert alone or a digest), renewing its claims while it runs; record the outcome.
+
+    Cancelled (the process stops) while the send runs: the outcome is recorded if it came, else the claims are
+    given back so the deliveries stay pending, never recorded sent (a send cut off by the exit did not finish).
+    """
+    ids = [pending.delivery_id for pending in batch]
+    future = notifier.start_send(target, message)
+    waiting = asyncio.wrap_future(future)
+    try:
+        while not future.done():
+            await asyncio.wait({waiting}, timeout=CLAIM_LEASE / 3)
+            if not future.done():
+                store.renew_claims(ids, clock(), CLAIM_LEASE)
+    except asyncio.CancelledError:
+        if not future.done():
+            store.release_claims(ids)
+            log.event(logger, logging.WARNING, "send_interrupted", target=target, alerts=len(ids), kept="pending")
+            raise
+    result = future.result()
     if not result.ok:
-        _record_failure(batch, target, result.error, store, runtime, clock(), rng, report)
-        return
-    store.mark_all_delivered(plan.digest.delivery_ids, clock())
-    report.sent += len(batch)
-    report.digests += 1
-    kinds = ",".join(plan.digest.kinds)
-    log.event(logger, logging.INFO, "digest_sent", target=target, alerts=len(batch), kinds=kinds)
+        sink.retry_at = _record_failure(batch, target, result.error, store, runtime, clock(), rng, sink.report)
+        return False
+    if kind == "alone":
+        store.mark_delivered(ids[0], clock())
+        sink.report.sent += 1
+        alert = batch[0].alert
+        log.event(logger, logging.INFO, "alert_sent", target=target, rule=alert.rule, alert=alert.alert_id)
+    else:
+        store.mark_all_delivered(ids, clock())
+        sink.report.sent += len(batch)
+        sink.report.digests += 1
+        log.event(logger, logging.INFO, "digest_sent", target=target, alerts=len(batch), kinds=kind)
+    return True
 
 
 def _record_failure(
@@ -490,11 +653,11 @@ def _record_failure(
     now: datetime,
     rng: random.Random,
     report: DeliveryReport,
-) -> None:
+) -> datetime:
     """One message (an alert or a digest) failed: count an attempt on each delivery it carried.
 
     The deliveries of one digest retry together (one back-off, from the most-tried one); each is dead once it
-    reached the configured attempts or age (counted from when it was queued).
+    reached the configured attempts or age (counted from when it was queued). Returns when the retry is due.
     """
     retry = runtime.settings.retry
     attempts = max(pending.attempts for pending in batch) + 1
@@ -519,3 +682,4 @@ def _record_failure(
             retry_in=None if dead else f"{wait:.0f}s",
         )
     report.failing_targets.append(target)
+    return now + timedelta(seconds=wait)

@@ -23,6 +23,7 @@ import os
 import random
 import signal
 import socket
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,9 +34,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor import log, watch
 from monitor.config import Settings, load_settings
-from monitor.errors import ConfigError, MonitorError, StoreError
+from monitor.errors import ConfigError, DaemonReplaced, MonitorError
 from monitor.fetch import Fetcher, redact_url
-from monitor.health import HealthServer, Metrics, StoreFigures, liveness, render_metrics
+from monitor.health import HealthServer, Metrics, StoreFigures, render_metrics, second_daemon_refusal
 from monitor.model import FeedConfig, FeedState
 from monitor.notify import Notifier
 from monitor.pipeline import (
@@ -44,6 +45,7 @@ from monitor.pipeline import (
     ParsePool,
     PollOutcome,
     Runtime,
+    Sends,
     build_runtime,
     deliver_pending,
     poll_all,
@@ -54,7 +56,10 @@ from monitor.store import Store
 logger = log.get("service")
 
 DELIVERY_PERIOD = 30.0
-"""Seconds between delivery rounds when no poll has queued anything (retries come due on this beat)."""
+"""The longest pause between two delivery rounds when no poll queued anything and no retry falls due sooner."""
+
+MIN_DELIVERY_WAIT = 0.5
+"""The shortest pause between two delivery rounds, so a retry due at once cannot spin the loop."""
 
 FIRST_POLL_SPREAD = 0.2
 """Seconds between the first polls of consecutive feeds at start, so a restart does not hit every server at once."""
@@ -106,6 +111,7 @@ async def run_once(
     force: bool = False,
     on_done: Callable[[PollOutcome], None] | None = None,
     notifier: Notifier | None = None,
+    console_json: bool = False,
 ) -> OnceReport:
     """Poll every feed once, deliver everything queued (retries included) and return what happened.
 
@@ -117,8 +123,9 @@ async def run_once(
     try:
         runtime = build_runtime(settings, clock())
         store.sync_feeds(settings.feeds, clock())
-        sender = notifier or Notifier(settings.targets)
+        sender = notifier or Notifier(settings.targets, console_json=console_json, timeout=settings.daemon.send_wait)
         delivery = DeliveryReport()
+        sends = Sends()
         alerts_queued = asyncio.Event()
         polling_done = asyncio.Event()
 
@@ -147,6 +154,7 @@ async def run_once(
                 clock=clock,
                 ignore_backoff=True,
                 skip_targets=frozenset(delivery.failing_targets),
+                sends=sends,
             )
 
         early = asyncio.ensure_future(deliver_while_polling())
@@ -167,12 +175,33 @@ async def run_once(
             alerts_queued.set()
             await early  # a round under way finishes; none starts
         delivery.absorb(await deliver_round())
+        delivery.absorb(await _finish_sends(sends, settings.daemon.stop_timeout))
+        delivery.in_flight = 0  # every send has ended by now, recorded or cut off (`cut_off`)
         return OnceReport(outcomes, delivery)
     finally:
         if parser is not None:
             parser.close()
         await fetcher.aclose()
         store.close()
+
+
+async def _finish_sends(sends: Sends, patience: float) -> DeliveryReport:
+    """Wait up to `patience` seconds for the sends still running; cut off the rest (their alerts stay queued).
+
+    Returns what the finished ones did, and in `cut_off` the deliveries of the sends cut off.
+    """
+    running = sends.running()
+    if running:
+        await asyncio.wait(running, timeout=patience)
+    cut_off = sends.deliveries_running()
+    cut = sends.running()
+    for task in cut:
+        task.cancel()
+    if cut:
+        await asyncio.wait(cut, timeout=2.0)
+    late = sends.take_late()
+    late.cut_off = cut_off
+    return late
 
 
 class Daemon:
@@ -187,6 +216,8 @@ class Daemon:
         self.abandon = asyncio.Event()  # a second stop signal: do not wait for in-flight work
         self.deliveries_due = asyncio.Event()
         self.in_flight: set[asyncio.Task[object]] = set()
+        self.sends = Sends()  # sends that outlived their delivery round (monitor.pipeline.Sends)
+        self.exit_code = 0
         self.store: Store | None = None
         self.fetcher: Fetcher | None = None
         self.retired_fetchers: list[Fetcher] = []
@@ -212,11 +243,10 @@ class Daemon:
         loop = asyncio.get_running_loop()
         now = self.clock()
         self.runtime = build_runtime(self.settings, now)
-        self.notifier = Notifier(self.settings.targets)
+        self.notifier = Notifier(self.settings.targets, timeout=self.settings.daemon.send_wait)
         self.store = Store.open(self.settings.database)
         try:
-            self._refuse_second_daemon(self.store, now)
-            states = self.store.sync_feeds(self.settings.feeds, now)
+            # Checked and claimed in one transaction: of two daemons started at once, one is refused.
             self.store.daemon_started(
                 pid=os.getpid(),
                 hostname=socket.gethostname(),
@@ -225,7 +255,9 @@ class Daemon:
                 config=str(self.config_path.resolve()),
                 feeds=len(self.settings.feeds),
                 rules=len(self.runtime.ruleset.rules),
+                refuse=lambda previous: None if previous.pid == os.getpid() else second_daemon_refusal(previous, now),
             )
+            states = self.store.sync_feeds(self.settings.feeds, now)
             await self._start_health(self.settings.daemon.health_listen, startup=True)
         except BaseException:
             with contextlib.suppress(Exception):  # our daemon row must not claim a daemon that never ran
@@ -269,20 +301,7 @@ class Daemon:
         notify_systemd(f"READY=1\nSTATUS={self.status_line}")
         await self.stopping.wait()
         await self._stop(delivery_task, helpers)
-        return 0
-
-    def _refuse_second_daemon(self, store: Store, now: datetime) -> None:
-        """Two daemons on one database would poll and deliver everything twice: refuse to be the second."""
-        status = store.daemon_status()
-        if status is None or status.pid == os.getpid():
-            return
-        alive, why = liveness(status, now)
-        if alive:
-            raise StoreError(
-                f"another monitor daemon is running on this database ({why})",
-                location=str(self.settings.database),
-                hint="stop it first (systemctl stop monitor), or give this one another `database`",
-            )
+        return self.exit_code
 
     def _on_stop_signal(self) -> None:
         if self.stopping.is_set():
@@ -377,22 +396,35 @@ class Daemon:
             self.deliveries_due.set()
 
     async def _delivery_loop(self) -> None:
+        wait = 0.0
         while not self.stopping.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.deliveries_due.wait(), timeout=DELIVERY_PERIOD)
+                await asyncio.wait_for(self.deliveries_due.wait(), timeout=wait)
             self.deliveries_due.clear()
             if self.stopping.is_set():
                 break
             assert self.store is not None
             assert self.notifier is not None
             assert self.runtime is not None
+            wait = DELIVERY_PERIOD
             try:
                 report = await deliver_pending(
-                    store=self.store, notifier=self.notifier, runtime=self.runtime, clock=self.clock, rng=self.rng
+                    store=self.store,
+                    notifier=self.notifier,
+                    runtime=self.runtime,
+                    clock=self.clock,
+                    rng=self.rng,
+                    sends=self.sends,
+                    stop=self.stopping,
                 )
+                # The next round when the next retry or held delivery falls due (the logged retry_in holds).
+                due = self.store.next_delivery_due(self.clock(), skip_targets=self.sends.busy())
+                if due is not None:
+                    wait = min(DELIVERY_PERIOD, max(MIN_DELIVERY_WAIT, (due - self.clock()).total_seconds()))
             except MonitorError as error:
                 log.event(logger, logging.ERROR, "delivery_failed", error=error.one_line())
                 continue
+            report.absorb(self.sends.take_late())
             self.metrics.record_delivery(report.sent, report.failed, report.dead)
 
     # -- liveness: heartbeat, systemd watchdog and status, health endpoint ---------------------------------
@@ -416,6 +448,11 @@ class Daemon:
         try:
             self.store.daemon_update(now, polls=self.polls, last_poll_at=self.last_poll_at)
             self.last_heartbeat_ok = now
+        except DaemonReplaced as error:
+            log.event(logger, logging.ERROR, "daemon_replaced", error=error.one_line())
+            self.exit_code = error.exit_code
+            self.stopping.set()
+            return
         except MonitorError as error:
             log.event(logger, logging.ERROR, "heartbeat_failed", error=error.one_line())
         line = self._status()
@@ -508,7 +545,8 @@ class Daemon:
                 # In a thread: compiling 20,000 aliases takes seconds, and polls go on meanwhile.
                 settings = await asyncio.to_thread(load_settings, self.config_path)
                 runtime = await asyncio.to_thread(build_runtime, settings, now)
-                notifier = Notifier(settings.targets) if settings.targets != self.settings.targets else self.notifier
+                unchanged = settings.targets == self.settings.targets and settings.daemon == self.settings.daemon
+                notifier = self.notifier if unchanged else Notifier(settings.targets, timeout=settings.daemon.send_wait)
                 assert self.store is not None
                 states = self.store.sync_feeds(settings.feeds, now)
             except Exception as error:  # even a bug in a reload keeps the running set
@@ -592,6 +630,7 @@ class Daemon:
     async def _stop(self, delivery_task: asyncio.Task[None], helpers: list[asyncio.Task[None]]) -> None:
         """Pause the scheduler, let in-flight polls and deliveries finish within the deadline, close."""
         notify_systemd("STOPPING=1")
+        stop_started = time.monotonic()
         deadline = self.settings.daemon.stop_timeout
         log.event(logger, logging.INFO, "stopping", in_flight=len(self.in_flight), deadline=f"{deadline:g}s")
         assert self.scheduler is not None
@@ -599,18 +638,28 @@ class Daemon:
         assert self.fetcher is not None
         self.scheduler.pause()
         self.deliveries_due.set()
+        # The delivery round under way starts no new send (it sees `stopping`); the sends running are waited
+        # for with the polls. What is still running at the deadline is cut off: a poll is redone next start,
+        # a send's deliveries stay pending (its daemon thread dies with the process, so it never completes
+        # unrecorded), never both sent and pending.
         pending = [task for task in self.in_flight if not task.done()] + [delivery_task]
         everything: asyncio.Future[Any] = asyncio.gather(*pending, return_exceptions=True)
         forced: asyncio.Future[Any] = asyncio.ensure_future(self.abandon.wait())
         await asyncio.wait([everything, forced], timeout=deadline, return_when=asyncio.FIRST_COMPLETED)
+        sends: asyncio.Future[Any] = asyncio.gather(*self.sends.running(), return_exceptions=True)
+        left = max(0.0, deadline - (time.monotonic() - stop_started))
+        if not self.abandon.is_set() and left:
+            await asyncio.wait([sends, forced], timeout=left, return_when=asyncio.FIRST_COMPLETED)
         forced.cancel()
-        not_done = [task for task in pending if not task.done()]
+        not_done = [task for task in [*pending, *self.sends.running()] if not task.done()]
         for task in not_done:
             task.cancel()
         if not_done:
             await asyncio.wait(not_done, timeout=2.0)
         with contextlib.suppress(BaseException):
             await asyncio.wait_for(everything, timeout=0.1)
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(sends, timeout=0.1)
         self.scheduler.shutdown(wait=False)
         if self.health_server is not None:
             await self.health_server.close()

@@ -23,9 +23,12 @@ Rules the code keeps:
 from __future__ import annotations
 
 import json
+import os
+import secrets
+import socket
 import sqlite3
 import textwrap
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -36,7 +39,7 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from monitor.digest import RuleHistory
-from monitor.errors import StoreError
+from monitor.errors import DaemonReplaced, StoreError
 from monitor.model import Alert, Entry, FeedConfig, FeedState, Hit, Match, StoryReport
 from monitor.normalize import strip_html
 from monitor.stories import Story, StoryKey, find_story, story_key
@@ -273,6 +276,23 @@ def _alert_search_indexes_text(db: sqlite_utils.Database) -> None:
         db.execute(textwrap.dedent(statement).strip())
 
 
+@_migration("0005_delivery_claims")
+def _delivery_claims(db: sqlite_utils.Database) -> None:
+    """Deliveries are claimed before a send, so two processes on one database never send the same one.
+
+    A claim is the owner (`Store.owner`: host, pid and a random token) and when it lapses; the sender renews it
+    while the send runs. The daemon row names its owner too, so a daemon that lost its row to another (it was
+    paused past its heartbeat) notices and stops.
+    """
+    statements = [
+        "ALTER TABLE deliveries ADD COLUMN claimed_by TEXT",  # Store.owner of the process sending it, or NULL
+        "ALTER TABLE deliveries ADD COLUMN claimed_until TEXT",  # the claim lapses then unless renewed
+        "ALTER TABLE daemon ADD COLUMN owner TEXT",
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
 def register_functions(conn: sqlite3.Connection) -> None:
     """SQL functions the schema's triggers call: `monitor_text(markup)`, the plain text of an HTML fragment."""
     conn.create_function("monitor_text", 1, _markup_text, deterministic=True)
@@ -320,6 +340,15 @@ class PendingDelivery:
     batch: str | None = None  # held for a digest: "digest", "quiet" or "storm" (monitor.digest)
     held_until: datetime | None = None
     queued_at: datetime | None = None  # when the delivery was queued (or re-queued by `alerts retry`)
+
+
+@dataclass(frozen=True)
+class ClaimedDeliveries:
+    """What `Store.claim_deliveries` got: the deliveries now this process's to send, and how many due ones
+    another live process holds (it is sending them)."""
+
+    deliveries: list[PendingDelivery]
+    held_elsewhere: int = 0
 
 
 @dataclass(frozen=True)
@@ -377,6 +406,9 @@ class Store:
     def __init__(self, db: sqlite_utils.Database, path: Path) -> None:
         self.db = db
         self.path = path
+        # Who holds this store's claims on deliveries and its daemon row: host, pid and a random token (a pid
+        # alone could be reused after a crash).
+        self.owner = f"{socket.gethostname()}/{os.getpid()}/{secrets.token_hex(4)}"
 
     # -- opening -----------------------------------------------------------------------------------------
 
@@ -776,6 +808,157 @@ class Store:
             for row, alert in zip(rows, alerts, strict=True)
         ]
 
+    def claim_deliveries(
+        self,
+        now: datetime,
+        *,
+        lease: float,
+        due: datetime | None = None,
+        held_by: datetime | None = None,
+        limit: int = 500,
+        skip_targets: Collection[str] = (),
+    ) -> ClaimedDeliveries:
+        """Claim the deliveries due by `due` (default `now`) that no live process holds, for `lease` seconds.
+
+        What `pending_deliveries` would return, less the deliveries another process claimed and still holds, all
+        picked and claimed in one write transaction: two processes (a daemon and `run --once`) never get the same
+        delivery. A claim whose owner is gone (a process of this host that no longer exists) is void at once;
+        any other lapses at its `claimed_until`. The caller marks each delivery delivered, failed or held, or
+        gives it back with `release_claims`, and renews the claim (`renew_claims`) while a send runs.
+        """
+        stamp = _stamp(now)
+        until = _stamp(now + timedelta(seconds=lease))
+        with self._failures("claim deliveries"), self._write():
+            for (owner,) in self.db.execute(
+                "SELECT DISTINCT claimed_by FROM deliveries WHERE claimed_by IS NOT NULL AND claimed_until > ?",
+                [stamp],
+            ).fetchall():
+                if owner != self.owner and _owner_gone(owner):
+                    self.db.execute("UPDATE deliveries SET claimed_by = NULL WHERE claimed_by = ?", [owner])
+            where = (
+                "deliveries.status = 'pending' AND deliveries.next_attempt <= ?"
+                " AND (deliveries.held_until IS NULL OR deliveries.held_until <= ?)"
+            )
+            parameters: list[Any] = [_stamp(due or now), _stamp(held_by or now)]
+            if skip_targets:
+                where += f" AND deliveries.target NOT IN ({', '.join('?' * len(skip_targets))})"
+                parameters += list(skip_targets)
+            free = " AND (deliveries.claimed_by IS NULL OR deliveries.claimed_until <= ?)"
+            ids = [
+                row[0]
+                for row in self.db.execute(
+                    f"SELECT deliveries.id FROM deliveries WHERE {where}{free} ORDER BY deliveries.id LIMIT ?",
+                    [*parameters, stamp, limit],
+                )
+            ]
+            for chunk in _chunks([str(i) for i in ids], _SQL_VARIABLES):
+                marks = ", ".join("?" * len(chunk))
+                self.db.execute(
+                    f"UPDATE deliveries SET claimed_by = ?, claimed_until = ? WHERE id IN ({marks})",
+                    [self.owner, until, *chunk],
+                )
+            held_elsewhere = self.db.execute(
+                f"SELECT count(*) FROM deliveries WHERE {where} AND deliveries.claimed_by != ?"
+                " AND deliveries.claimed_until > ?",
+                [*parameters, self.owner, stamp],
+            ).fetchone()[0]
+            rows = []
+            for chunk in _chunks([str(i) for i in ids], _SQL_VARIABLES):
+                marks = ", ".join("?" * len(chunk))
+                rows += self._delivery_rows(
+                    "deliveries.batch, deliveries.held_until", f"deliveries.id IN ({marks})", [*chunk, len(chunk)]
+                )
+            alerts = self._with_stories([_alert(row) for row in rows])
+        return ClaimedDeliveries(
+            [
+                PendingDelivery(
+                    delivery_id=row["delivery_id"],
+                    target=row["target"],
+                    attempts=row["attempts"],
+                    alert=alert,
+                    batch=row["batch"],
+                    held_until=_parse_stamp(row["held_until"]),
+                    queued_at=_parse_stamp(row["queued_at"]),
+                )
+                for row, alert in zip(rows, alerts, strict=True)
+            ],
+            held_elsewhere=held_elsewhere,
+        )
+
+    def renew_claims(self, delivery_ids: Sequence[int], now: datetime, lease: float) -> set[int]:
+        """Extend this store's claims on these pending deliveries to `now + lease`; the ids it still holds.
+
+        Called right before a send and while it runs: a delivery whose claim lapsed and was taken by another
+        process is left out (the caller must not send it).
+        """
+        held: set[int] = set()
+        until = _stamp(now + timedelta(seconds=lease))
+        with self._failures("renew delivery claims"), self._write():
+            for delivery_id in dict.fromkeys(delivery_ids):
+                cursor = self.db.execute(
+                    """
+                    UPDATE deliveries SET claimed_until = ?
+                    WHERE id = ? AND status = 'pending' AND claimed_by = ?
+                    """,
+                    [until, delivery_id, self.owner],
+                )
+                if cursor.rowcount:
+                    held.add(delivery_id)
+        return held
+
+    def next_delivery_due(self, now: datetime, *, skip_targets: Collection[str] = ()) -> datetime | None:
+        """When the earliest pending delivery nobody holds falls due (its retry, or the end of its hold), or None.
+
+        A delivery claimed by a live sender counts from when its claim lapses; `skip_targets` (targets with a send
+        running) are left out.
+        """
+        where = "status = 'pending'"
+        parameters: list[Any] = [_stamp(now)]
+        if skip_targets:
+            where += f" AND target NOT IN ({', '.join('?' * len(skip_targets))})"
+            parameters += list(skip_targets)
+        with self._failures("read pending deliveries"):
+            row = self.db.execute(
+                f"""
+                SELECT min(max(next_attempt, coalesce(held_until, next_attempt),
+                               CASE WHEN claimed_until > ? THEN claimed_until ELSE next_attempt END))
+                FROM deliveries WHERE {where}
+                """,
+                parameters,
+            ).fetchone()
+        return _parse_stamp(row[0]) if row else None
+
+    def defer_deliveries(self, delivery_ids: Iterable[int], until: datetime) -> None:
+        """Make these pending deliveries due no sooner than `until` (no attempt counted) and give back their claims:
+        the other alerts of a target that just failed wait for its retry."""
+        ids = [str(i) for i in dict.fromkeys(delivery_ids)]
+        with self._failures("defer deliveries"), self._write():
+            for chunk in _chunks(ids, _SQL_VARIABLES):
+                marks = ", ".join("?" * len(chunk))
+                self.db.execute(
+                    f"""
+                    UPDATE deliveries SET next_attempt = max(next_attempt, ?), claimed_by = NULL, claimed_until = NULL
+                    WHERE status = 'pending' AND id IN ({marks})
+                    """,
+                    [_stamp(until), *chunk],
+                )
+
+    def release_claims(self, delivery_ids: Iterable[int]) -> None:
+        """Give back this store's claims on these deliveries (not sent this round: another may take them)."""
+        ids = [str(i) for i in dict.fromkeys(delivery_ids)]
+        if not ids:
+            return
+        with self._failures("release delivery claims"), self._write():
+            for chunk in _chunks(ids, _SQL_VARIABLES):
+                marks = ", ".join("?" * len(chunk))
+                self.db.execute(
+                    f"""
+                    UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL
+                    WHERE claimed_by = ? AND id IN ({marks})
+                    """,
+                    [self.owner, *chunk],
+                )
+
     def _with_stories(self, alerts: Sequence[Alert]) -> list[Alert]:
         """The alerts with their story's other reports (oldest first) and whether each is an update."""
         story_alerts = [alert for alert in alerts if alert.story_id is not None]
@@ -835,7 +1018,7 @@ class Store:
                 delivery_id,
                 """
                 UPDATE deliveries SET attempts = attempts + 1, last_error = ?, last_attempt_at = ?,
-                    next_attempt = ?, status = ?
+                    next_attempt = ?, status = ?, claimed_by = NULL, claimed_until = NULL
                 WHERE id = ?
                 """,
                 [
@@ -858,7 +1041,7 @@ class Store:
             delivery_id,
             """
             UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = ?,
-                last_attempt_at = ?
+                last_attempt_at = ?, claimed_by = NULL, claimed_until = NULL
             WHERE id = ?
             """,
             [_stamp(now), _stamp(now), delivery_id],
@@ -870,7 +1053,8 @@ class Store:
             for delivery_id, batch, until in holds:
                 self.db.execute(
                     """
-                    UPDATE deliveries SET batch = ?, held_until = ?, next_attempt = max(next_attempt, ?)
+                    UPDATE deliveries SET batch = ?, held_until = ?, next_attempt = max(next_attempt, ?),
+                        claimed_by = NULL, claimed_until = NULL
                     WHERE id = ? AND status = 'pending'
                     """,
                     [batch, _stamp(until), _stamp(until), delivery_id],
@@ -1003,22 +1187,48 @@ class Store:
     # -- daemon status, alert history, replay (service.py, health.py, replay.py) --------------------------
 
     def daemon_started(
-        self, *, pid: int, hostname: str, now: datetime, heartbeat_every: float, config: str, feeds: int, rules: int
+        self,
+        *,
+        pid: int,
+        hostname: str,
+        now: datetime,
+        heartbeat_every: float,
+        config: str,
+        feeds: int,
+        rules: int,
+        refuse: Callable[[DaemonStatus], str | None] | None = None,
     ) -> None:
-        """A daemon starts on this database: replace the `daemon` row with a fresh one."""
+        """A daemon starts on this database: replace the `daemon` row with a fresh one that this store owns.
+
+        `refuse(row)` sees the row of the daemon that ran before, in the same write transaction, and returns why
+        this one must not start (another is alive), or None: two daemons starting at once cannot both pass.
+        """
         stamp = _stamp(now)
         with self._failures("record the daemon's start"), self._write():
+            previous = self.daemon_status()
+            reason = refuse(previous) if refuse is not None and previous is not None else None
+            if reason:
+                raise StoreError(
+                    reason,
+                    location=str(self.path),
+                    hint="stop it first (systemctl stop monitor), or give this one another `database`",
+                )
             self.db.execute(
                 """
                 INSERT OR REPLACE INTO daemon
-                    (id, pid, hostname, started_at, heartbeat, heartbeat_every, config, feeds, rules, rules_loaded_at)
-                VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    (id, pid, hostname, started_at, heartbeat, heartbeat_every, config, feeds, rules, rules_loaded_at,
+                     owner)
+                VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
-                [pid, hostname, stamp, stamp, heartbeat_every, config, feeds, rules, stamp],
+                [pid, hostname, stamp, stamp, heartbeat_every, config, feeds, rules, stamp, self.owner],
             )
 
     def daemon_update(self, now: datetime, **fields: datetime | str | int | float | None) -> None:
-        """Refresh the daemon's heartbeat to `now` and set the given columns of the `daemon` row."""
+        """Refresh the daemon's heartbeat to `now` and set the given columns of the `daemon` row.
+
+        Only the store that wrote the row (`daemon_started`) may: DaemonReplaced when another daemon has
+        taken the row over since (this one was paused past its heartbeat, and the other started).
+        """
         unknown = set(fields) - _DAEMON_COLUMNS
         if unknown:
             raise ValueError(f"not a daemon column: {', '.join(sorted(unknown))}")
@@ -1026,7 +1236,19 @@ class Store:
         assignments = ", ".join(f"{name} = ?" for name in values)
         parameters = [_stamp(value) if isinstance(value, datetime) else value for value in values.values()]
         with self._failures("update the daemon's status"), self._write():
-            self.db.execute(f"UPDATE daemon SET {assignments} WHERE id = 1", parameters)
+            cursor = self.db.execute(
+                f"UPDATE daemon SET {assignments} WHERE id = 1 AND (owner IS NULL OR owner = ?)",
+                [*parameters, self.owner],
+            )
+            if cursor.rowcount == 0:
+                other = self.daemon_status()
+                who = f"pid {other.pid} on {other.hostname}" if other is not None else "none left"
+                raise DaemonReplaced(
+                    f"another monitor daemon ({who}) has taken over this database",
+                    location=str(self.path),
+                    hint="this one was paused or cut off past its heartbeat; it stops so that only one polls "
+                    "and delivers",
+                )
 
     def daemon_status(self) -> DaemonStatus | None:
         """The `daemon` row, or None when no daemon ever ran on this database."""
@@ -1270,6 +1492,21 @@ def _hits_from_json(text: str) -> tuple[Hit, ...]:
         )
         for item in json.loads(text)
     )
+
+
+def _owner_gone(owner: str) -> bool:
+    """Whether the process behind a claim (`Store.owner`: "host/pid/token") no longer exists on this host."""
+    host, _, rest = owner.partition("/")
+    pid_text = rest.partition("/")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False  # another machine's process: only its claim's expiry tells
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):
+        return False
+    return False
 
 
 def _stamp(moment: datetime) -> str:

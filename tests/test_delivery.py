@@ -12,7 +12,11 @@ import asyncio
 import io
 import json
 import logging
+import re
+import signal
 import socket
+import subprocess
+import sys
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -33,7 +37,8 @@ from tests.feedgen import item, rss
 from tests.feedserver import FeedServer
 from tests.hookserver import HookServer
 from tests.smtpserver import SMTPServer
-from tests.test_end_to_end import RULES
+from tests.test_cli import monitor
+from tests.test_end_to_end import RELEVANT, RULES, make_config
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 SECRET = "Pa55wordNeverShown"
@@ -496,3 +501,57 @@ def test_secrets_never_reach_logs_errors_or_output(
     assert "500" in stored
     for secret in (SECRET, TOKEN):
         assert secret not in everything
+
+
+def test_run_once_json_is_json_lines_only_with_alerts_printed_as_objects(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """`run --once --json` with no target: stdout is only JSON lines (feed, alert and summary objects)."""
+    feed_server.set_feed("/wire.xml", rss([item(RELEVANT, guid="j1")]))
+    config = make_config(tmp_path, [feed_server.url("/wire.xml")], [])
+    done = monitor("--config", str(config), "run", "--once", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [record["type"] for record in records] == ["alert", "feed", "summary"]
+    assert RELEVANT in records[0]["title"]
+    assert records[2]["alerts"] == 1
+    assert records[2]["delivered"] == 1
+
+
+def test_a_failed_delivery_is_retried_when_the_log_says(tmp_path: Path, feed_server: FeedServer) -> None:
+    """The daemon retries a failed delivery at the logged `retry_in`, not at its next 30 s delivery round, and
+    the target's other alerts wait for that retry instead of hammering it."""
+    with HookServer() as hook:
+        hook.status = 500
+        feed_server.set_feed("/wire.xml", rss([item(f"{RELEVANT} [{n}]", guid=f"r{n}") for n in range(3)]))
+        extra = '[retry]\nfirst = "3s"\nmax = "3s"\n[daemon]\nwatch = "0s"'
+        config = make_config(tmp_path, [feed_server.url("/wire.xml")], [hook.url()], extra=extra)
+        log_path = tmp_path / "daemon.log"
+        with log_path.open("w") as log_file:
+            daemon = subprocess.Popen(
+                [sys.executable, "-m", "monitor", "--config", str(config), "run"],
+                cwd=tmp_path,
+                stdout=subprocess.DEVNULL,
+                stderr=log_file,
+            )
+            try:
+                deadline = time.monotonic() + 20
+                while "event=alert_failed" not in log_path.read_text() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                failed_at = time.monotonic()
+                hook.status = 200
+                while not hook.posts[1:] and time.monotonic() < deadline + 20:
+                    time.sleep(0.05)
+                retried_after = time.monotonic() - failed_at
+                while len(hook.posts) < 4 and time.monotonic() < deadline + 25:
+                    time.sleep(0.05)
+            finally:
+                daemon.send_signal(signal.SIGTERM)
+                daemon.wait(timeout=30)
+        text = log_path.read_text()
+    found = re.search(r"event=alert_failed .*retry_in=(\d+)s", text)
+    assert found, text
+    logged = int(found.group(1))
+    assert len(hook.posts) == 4, text  # one failure, then the three alerts
+    assert text.count("event=alert_failed") == 1, text
+    assert abs(retried_after - logged) < 2.0, (retried_after, logged)

@@ -17,6 +17,7 @@ from monitor.errors import ConfigError
 from monitor.model import Alert, Hit, TargetConfig
 from monitor.notify import CONSOLE_TARGET, Notifier, SendResult, check_target_url, mask_url
 from monitor.render import Message, render_alert
+from tests.faults.harness import FaultySMTP
 from tests.hookserver import HookServer
 from tests.smtpserver import SMTPServer
 
@@ -40,6 +41,13 @@ MESSAGE = render_alert(ALERT)
 
 def target(name: str, url: str) -> TargetConfig:
     return TargetConfig(name=name, url=url, display=mask_url(url))
+
+
+@pytest.fixture
+def slow_smtp() -> Iterator[FaultySMTP]:
+    """An SMTP server on 127.0.0.1 whose answers can be delayed (tests.faults.harness.FaultySMTP)."""
+    with FaultySMTP() as server:
+        yield server
 
 
 @pytest.fixture
@@ -146,16 +154,27 @@ def test_smtp_down_then_up_on_the_same_port(smtp_server: SMTPServer) -> None:
     assert len(smtp_server.wait_for(1)) == 1
 
 
-def test_hung_smtp_server_cannot_hang_send(silent_server: int) -> None:
-    """A server that accepts and never answers makes send() give up after the Notifier's timeout."""
-    url = f"mailto://127.0.0.1:{silent_server}?from=monitor@example.com&to=desk@example.com"
-    notifier = Notifier([target("mail", url)], timeout=1.0)
+def test_hung_smtp_server_ends_a_send_by_its_socket_timeout(silent_server: int) -> None:
+    """A server that accepts and never answers: the send ends by the plugin's socket timeout (cto), as failed."""
+    url = f"mailto://127.0.0.1:{silent_server}?from=monitor@example.com&to=desk@example.com&cto=1"
+    notifier = Notifier([target("mail", url)], timeout=0.2)
     started = time.monotonic()
-    result = notifier.send("mail", MESSAGE)
-    assert time.monotonic() - started < 3.0
+    future = notifier.start_send("mail", MESSAGE)
+    with pytest.raises(TimeoutError):
+        future.result(timeout=0.2)  # the caller's wait ends; the send itself runs on...
+    result = future.result(timeout=5)  # ...until the socket timeout ends it: never abandoned unrecorded
+    assert time.monotonic() - started < 4.0
     assert not result.ok
     assert result.error
-    assert result.error.startswith("timed out")
+
+
+def test_a_slow_smtp_server_is_waited_for_not_abandoned(slow_smtp: FaultySMTP) -> None:
+    """A server slower than the Notifier's timeout still gets one send, reported ok when it confirms."""
+    slow_smtp.faults.delay = 1.5
+    notifier = Notifier([target("mail", slow_smtp.url(cto="5"))], timeout=0.5)
+    result = notifier.start_send("mail", MESSAGE).result(timeout=10)
+    assert result.ok, result.error
+    assert len(slow_smtp.messages) == 1
 
 
 def test_failure_reason_survives_a_silenced_apprise_logger() -> None:

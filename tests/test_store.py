@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -435,6 +436,40 @@ def test_pending_deliveries_carry_full_alerts(store: Store, feed_id: int) -> Non
     assert alert.matched == ("Kataib Hizbalah", "كتائب حزب الله")
     assert pending[2].alert.published is None
     assert [p.delivery_id for p in store.pending_deliveries(NOW, limit=2)] == [p.delivery_id for p in pending[:2]]
+
+
+def test_claims_keep_a_delivery_to_one_store_until_released_or_lapsed(
+    store: Store, feed_id: int, tmp_path: Path
+) -> None:
+    """Two stores on one file: what one claimed the other cannot claim (it counts it as held elsewhere) until
+    the claim is released, marked, or lapses; a renewal by a store that lost its claim says so."""
+    _queue_two_alerts(store, feed_id)
+    other = Store.open(tmp_path / "state" / "monitor.db")
+    try:
+        mine = store.claim_deliveries(NOW, lease=60)
+        assert [p.alert.rule for p in mine.deliveries] == ["one", "one", "two", "two"]
+        theirs = other.claim_deliveries(NOW, lease=60)
+        assert (theirs.deliveries, theirs.held_elsewhere) == ([], 4)
+        first, second = mine.deliveries[0].delivery_id, mine.deliveries[1].delivery_id
+        store.mark_delivered(first, NOW)
+        store.release_claims([second])
+        assert [p.delivery_id for p in other.claim_deliveries(NOW, lease=60).deliveries] == [second]
+        assert store.renew_claims([second], NOW, 60) == set()  # lost to the other store: do not send it
+        later = NOW + timedelta(seconds=61)  # every claim lapses: the three undelivered are free again
+        assert len(other.claim_deliveries(later, lease=60).deliveries) == 3
+        assert store.next_delivery_due(later) == later + timedelta(seconds=60)  # all three claimed again
+    finally:
+        other.close()
+
+
+def test_claims_of_a_process_that_is_gone_are_void_at_once(store: Store, feed_id: int) -> None:
+    """A claim held by a process of this host that no longer exists does not wait for its lease to lapse."""
+    _queue_two_alerts(store, feed_id)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True, capture_output=True)
+    owner = f"{socket.gethostname()}/{int(gone.stdout)}/dead"
+    store.db.execute("UPDATE deliveries SET claimed_by = ?, claimed_until = ?", [owner, "2099-01-01T00:00:00Z"])
+    store.db.conn.commit()
+    assert len(store.claim_deliveries(NOW, lease=60).deliveries) == 4
 
 
 def test_hits_round_trip_through_json(store: Store, feed_id: int) -> None:
