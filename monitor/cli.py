@@ -146,7 +146,8 @@ def run(ctx: click.Context, once: bool, force: bool, as_json: bool) -> None:
             click.echo(f"monitor: {outcome.error}", err=True)
     for target in delivery.failing_targets:
         click.echo(
-            f"monitor: target {target!r} failed; its alerts stay queued (`monitor alerts dead` lists those given up)",
+            f"monitor: target {target!r} failed: its alerts stay queued for the next run, except those given up "
+            "(`monitor alerts dead`)",
             err=True,
         )
     if not obj.quiet:
@@ -190,6 +191,7 @@ def match(ctx: click.Context, sources: tuple[str, ...], rules_dir: Path | None, 
     log.setup(_log_level(obj.verbose, obj.quiet))
     from monitor.match import Matcher
     from monitor.model import FetchSettings
+    from monitor.redact import redact_url
     from monitor.rules import load_rules, shipped_rules_dir
 
     settings = obj.settings(required=False)
@@ -199,6 +201,7 @@ def match(ctx: click.Context, sources: tuple[str, ...], rules_dir: Path | None, 
     failures = 0
     rows: list[list[str]] = []
     for source in sources:
+        shown = redact_url(source)  # a URL given here may carry credentials: fetched with them, shown without
         try:
             entries = _read_source(source, fetch_settings)
         except MonitorError as error:
@@ -210,7 +213,7 @@ def match(ctx: click.Context, sources: tuple[str, ...], rules_dir: Path | None, 
             if not found and not show_all:
                 continue
             if as_json:
-                click.echo(json.dumps(_match_json(source, entry, found), ensure_ascii=False))
+                click.echo(json.dumps(_match_json(shown, entry, found), ensure_ascii=False))
             else:
                 rows.append(
                     [
@@ -230,21 +233,23 @@ def match(ctx: click.Context, sources: tuple[str, ...], rules_dir: Path | None, 
 
 def _read_source(source: str, fetch_settings: Any) -> list[Any]:
     from monitor.parse import FEED_LIMITS, FILE_LIMITS, parse_feed
+    from monitor.redact import redact_url, without_credentials
 
+    shown = redact_url(source)
     if source.startswith(("http://", "https://")):
         from monitor.fetch import Fetcher
 
         async def fetch() -> Any:
             fetcher = Fetcher(fetch_settings)
             try:
-                return await fetcher.fetch(source, name=source)
+                return await fetcher.fetch(source, name=shown)
             finally:
                 await fetcher.aclose()
 
         import asyncio
 
         result = asyncio.run(fetch())
-        body, url, headers = result.body, result.url, result.headers
+        body, url, headers = result.body, without_credentials(result.url), result.headers
     else:
         path = Path(source)
         limit = fetch_settings.max_bytes  # a file gets the same body cap as a fetch
@@ -264,13 +269,13 @@ def _read_source(source: str, fetch_settings: Any) -> list[Any]:
     if parsed.dropped:
         more = "; save it to a file to match up to 10 times more" if remote else ""
         click.echo(
-            f"monitor: {source}: {parsed.dropped} items left out (at most {limits.max_entries:,} items and "
+            f"monitor: {shown}: {parsed.dropped} items left out (at most {limits.max_entries:,} items and "
             f"{limits.markup_budget:,} tags of one document are parsed{more})",
             err=True,
         )
     if not parsed.is_feed:
         hint = f"the page links to a feed: {parsed.feed_links[0]}" if parsed.feed_links else None
-        raise SourceError("not an RSS or Atom feed", location=source, hint=hint)
+        raise SourceError("not an RSS or Atom feed", location=shown, hint=hint)
     return list(parsed.entries)
 
 
@@ -490,10 +495,13 @@ def feeds(ctx: click.Context, as_json: bool) -> None:
 
 
 def _feed_json(state: FeedState) -> dict[str, Any]:
+    from monitor.redact import redact_url
+
     data = dict(state.__dict__)
     for key, value in data.items():
         if isinstance(value, datetime):
             data[key] = value.isoformat()
+    data["config_url"], data["url"] = redact_url(state.config_url), redact_url(state.url)
     return data
 
 
@@ -527,6 +535,7 @@ def feeds_import(ctx: click.Context, opml_file: Path, dry_run: bool) -> None:
     running daemon picks the new feeds up within seconds.
     """
     from monitor.opml import append_to_config, parse_opml, plan_import
+    from monitor.redact import redact_url
 
     settings = _settings_without_secrets(ctx)
     try:
@@ -540,7 +549,7 @@ def feeds_import(ctx: click.Context, opml_file: Path, dry_run: bool) -> None:
         raise SourceError("no feeds in this OPML file (no outline has an xmlUrl)", location=str(opml_file))
     plan = plan_import(found, settings.feeds, source=opml_file.name, now=datetime.now(UTC))
     for feed, reason in plan.invalid:
-        click.echo(f"monitor: skipped {feed.title!r} <{feed.url}>: {reason}", err=True)
+        click.echo(f"monitor: skipped {feed.title!r} <{redact_url(feed.url)}>: {reason}", err=True)
     if dry_run:
         click.echo(plan.addition, nl=False)
     elif plan.new:
@@ -553,14 +562,30 @@ def feeds_import(ctx: click.Context, opml_file: Path, dry_run: bool) -> None:
 
 
 @feeds.command("export")
+@click.option(
+    "--with-credentials",
+    is_flag=True,
+    help="Write feed URLs as configured, passwords, tokens and secret parameters included (to move a setup).",
+)
 @click.pass_context
-def feeds_export(ctx: click.Context) -> None:
-    """Print the configured feeds as OPML 2.0 (categories become folders), for other feed readers."""
+def feeds_export(ctx: click.Context, with_credentials: bool) -> None:
+    """Print the configured feeds as OPML 2.0 (categories become folders), for other feed readers.
+
+    URLs are written redacted (user-info and secret parameters as ***) unless --with-credentials is given.
+    """
     from monitor.opml import render_opml
+    from monitor.redact import has_secrets
 
     settings = _settings_without_secrets(ctx)
     title = f"monitor feeds ({settings.path.name})"
-    click.echo(render_opml(settings.feeds, title=title, now=datetime.now(UTC)), nl=False)
+    now = datetime.now(UTC)
+    click.echo(render_opml(settings.feeds, title=title, now=now, with_credentials=with_credentials), nl=False)
+    hidden = 0 if with_credentials else sum(1 for feed in settings.feeds if has_secrets(feed.url))
+    if hidden:
+        click.echo(
+            f"monitor: credentials left out of {hidden} feed URLs (written as ***); --with-credentials keeps them",
+            err=True,
+        )
 
 
 @cli.command()
@@ -854,7 +879,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         error.show()
         sys.exit(2 if isinstance(error, click.UsageError) else error.exit_code)
     except MonitorError as error:
-        click.echo(f"monitor: error: {error.one_line()}", err=True)
+        from monitor.redact import redact_text
+
+        click.echo(f"monitor: error: {redact_text(error.one_line())}", err=True)
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.errors import ConfigError
 from monitor.model import SEVERITIES, FeedConfig, FetchSettings, TargetConfig
+from monitor.redact import feed_display_name, redact_url
 from monitor.tomlfile import TomlLines, load_toml, location
 
 DEFAULT_SEARCH = ("./monitor.toml", "$MONITOR_CONFIG", "/etc/monitor/monitor.toml")
@@ -294,16 +295,20 @@ def _feeds(reader: _Reader, document: dict[str, Any], interval: float) -> tuple[
         reader.unknown_keys(table, _FEED_KEYS, "feeds", index)
         url = reader.required_string(table, "url", "feeds", index)
         where = reader.where("feeds", "url", index)
-        scheme = urlsplit(url).scheme
-        if scheme not in ("http", "https") or not urlsplit(url).netloc:
-            raise ConfigError(f"feeds.url: not an http(s) URL: {url!r}", location=where)
+        try:
+            parts = urlsplit(url)
+            valid = parts.scheme in ("http", "https") and bool(parts.netloc)
+        except ValueError:  # an unclosed [IPv6 literal
+            valid = False
+        if not valid:
+            raise ConfigError(f"feeds.url: not an http(s) URL: {redact_url(url)!r}", location=where)
         if url in seen:
-            raise ConfigError(f"feeds.url: {url} is listed twice (first at {seen[url]})", location=where)
+            raise ConfigError(f"feeds.url: {redact_url(url)} is listed twice (first at {seen[url]})", location=where)
         seen[url] = where
         feeds.append(
             FeedConfig(
                 url=url,
-                name=reader.string(table, "name", "feeds", urlsplit(url).netloc, index),
+                name=reader.string(table, "name", "feeds", feed_display_name(url), index),
                 interval=reader.duration(table, "interval", "feeds", interval, 10.0, index),
                 enabled=reader.boolean(table, "enabled", "feeds", True, index),
                 category=reader.string(table, "category", "feeds", "", index).strip().strip("/"),

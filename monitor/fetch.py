@@ -19,7 +19,8 @@ Shaped after Miniflux's fetcher: a request builder (`_request_headers`), a respo
 - redirects followed by hand (aiohttp's are off): a loop, too many hops or a non-HTTP target is an error; a
   chain made only of 301/308 reports its final URL as `permanent_url` so the caller can update the stored URL;
 - response headers capped (MAX_HEADER_LINE bytes a line, MAX_HEADERS lines); no cookies kept;
-- a password in a URL (user:pass@host) is masked in every message (`redact_url`).
+- a URL's credentials (user:pass@, a token as user name, secret parameters) are masked in every message
+  (monitor.redact); the request itself carries them (aiohttp sends user-info as Basic authentication).
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from types import TracebackType
 from typing import Literal
-from urllib.parse import unquote, urlsplit
 
 import aiohttp
 import certifi
@@ -47,6 +47,7 @@ from yarl import URL
 
 from monitor.errors import FetchError
 from monitor.model import FetchSettings
+from monitor.redact import redact_text, redact_url, scrub, url_secrets
 
 ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8"
 # Only what `_Inflater` decodes itself: never br or zstd.
@@ -570,45 +571,21 @@ class _Inflater:
 # -- messages and secrets ----------------------------------------------------------------------------------
 
 
-def redact_url(url: str) -> str:
-    """`url` with the password of its user:password@ part replaced by ***; anything else unchanged."""
-    try:
-        parts = urlsplit(url)
-        has_password = parts.password is not None
-    except ValueError:
-        has_password = "@" in url
-        parts = None
-    if not has_password:
-        return url
-    if parts is None:
-        return "<url with credentials>"
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    user = userinfo.split(":", 1)[0]
-    return parts._replace(netloc=f"{user}:***@{hostport}").geturl()
-
-
 def describe_feed(url: str, name: str | None = None) -> str:
-    """The location of a feed's errors: "feed 'NAME' <URL>" (password masked)."""
+    """The location of a feed's errors: "feed 'NAME' <URL>" (the URL redacted)."""
     shown = redact_url(url)
-    return f"feed {name!r} <{shown}>" if name else f"feed <{shown}>"
+    return f"feed {redact_text(name)!r} <{shown}>" if name else f"feed <{shown}>"
 
 
 class _Scrubber:
-    """Masks a URL's password wherever it appears in a message, and keeps the message on one line."""
+    """Masks a URL's secrets (user-info, secret parameters) wherever they appear in a message, and any other
+    URL's too (monitor.redact); keeps the message on one line."""
 
     def __init__(self, url: str) -> None:
-        try:
-            password = urlsplit(url).password
-        except ValueError:
-            password = None
-        # Very short passwords are not searched for in free text: masking "a" would garble every message.
-        candidates = {p for p in (password, unquote(password or "")) if p and len(p) >= 3}
-        self._secrets = sorted(candidates, key=len, reverse=True)
+        self._secrets = url_secrets(url)
 
     def __call__(self, message: str) -> str:
-        for secret in self._secrets:
-            message = message.replace(secret, "***")
-        return _one_line(message)
+        return _one_line(redact_text(scrub(message, self._secrets)))
 
 
 def _one_line(text: str) -> str:

@@ -1,7 +1,9 @@
 """Log lines for journald and terminals: one line an event, `key=value` fields, secrets never included.
 
 Every module logs through `event(logger, level, name, **fields)`; `setup()` installs the one stderr handler.
-Callers pass masked URLs only (see notify.mask_url); values are quoted when they contain spaces.
+Callers pass redacted URLs and names (monitor.redact; targets: notify.mask_url); as a safety net, every URL
+written in a value is redacted here too (user-info and secret parameters). Values are quoted when they
+contain spaces.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import logging
 import sys
 from typing import TextIO
+
+from monitor.redact import redact_text
 
 LOGGER_NAME = "monitor"
 
@@ -19,7 +23,7 @@ def get(name: str) -> logging.Logger:
 
 
 def _quote(value: object) -> str:
-    text = str(value).replace("\n", " ").replace("\r", " ")
+    text = redact_text(str(value)).replace("\n", " ").replace("\r", " ")
     if not text or any(char in text for char in ' "='):
         text = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return text

@@ -3,7 +3,7 @@
 Thin on purpose: `render` decides what a message says; this module loads each target URL once, picks the
 message form the target's plugin wants, sends it and turns apprise's outcome into a `SendResult`. It never
 raises for a delivery failure and never logs or returns a secret (errors are scrubbed of every part of the
-target URL that `mask_url` hides).
+target URL that `mask_url` hides; the rules of what is secret are monitor.redact's).
 
 What apprise (2.3) is told, and why:
 - One `apprise.Apprise` object per target, its plugin instantiated once. The per-object throttle (5.5 s
@@ -31,18 +31,17 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TextIO
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 import apprise
 from apprise import AppriseAsset, NotifyFormat
 
+from monitor import redact
 from monitor.errors import ConfigError
 from monitor.model import TargetConfig
 from monitor.render import Message
@@ -50,16 +49,6 @@ from monitor.render import Message
 CONSOLE_TARGET = "console"
 DEFAULT_TIMEOUT = 30.0
 ERROR_MAX = 300
-
-_SECRET_QUERY_KEYS = frozenset(
-    {"access_token", "apikey", "api_key", "auth", "authorization", "code", "key", "pass", "passwd"}
-    | {"password", "secret", "sig", "signature", "token", "webhook"}
-)
-_NOISE_QUERY = {"overflow": "upstream", "retry": "0", "wait": "0.5", "optional": "no"}
-"""Parameters apprise adds to every privacy URL with their default values; dropped from the display."""
-
-_WEBHOOK_SCHEMES = frozenset({"json", "jsons", "xml", "xmls", "form", "forms"})
-"""Generic webhook plugins: apprise shows their path in clear, but webhook paths often carry the token."""
 
 
 @dataclass(frozen=True)
@@ -71,19 +60,18 @@ class SendResult:
 
 
 def mask_url(url: str) -> str:
-    """`url` safe for logs and output: passwords, tokens, webhook paths and secret parameters masked.
+    """`url` safe for logs and output: user-info, tokens, webhook paths and secret parameters masked.
 
-    Uses apprise's own `url(privacy=True)` when apprise can load the URL (it knows which parts of each service
-    URL are secret), then also masks what it leaves in clear (`+Header=` and `-param=` values, generic webhook
-    paths). Otherwise falls back to keeping only scheme, host and port. Never raises.
+    apprise knows which parts of each service's URL are secret: its `url(privacy=True)` is the starting
+    point, and `redact.target_display` hides what it leaves in clear (user names, `+Header=` and `-param=`
+    values, generic webhook paths). A URL apprise cannot load shows its scheme only. Never raises.
     """
     try:
         plugin = _instantiate_quietly(url)[0]
-        if plugin is not None:
-            return _mask_privacy_url(str(plugin.url(privacy=True)))
-        return _mask_unknown_url(url)
+        privacy = str(plugin.url(privacy=True)) if plugin is not None else None
     except Exception:  # a display helper must never take the caller down
-        return "<unparseable URL>"
+        privacy = None
+    return redact.target_display(url, privacy)
 
 
 def check_target_url(url: str) -> str | None:
@@ -94,7 +82,7 @@ def check_target_url(url: str) -> str | None:
     if plugin is not None:
         return None
     reason = "; ".join(dict.fromkeys(line for line in logged if line)) or "unknown scheme or bad syntax"
-    return _scrub(f"apprise cannot load the URL: {reason}", _secrets_of(url, mask_url(url)))
+    return redact.scrub(f"apprise cannot load the URL: {reason}", redact.target_secrets(url, mask_url(url)))
 
 
 class Notifier:
@@ -189,11 +177,11 @@ class _Target:
         """Instantiate the target's plugin once, tuned for monitor; ConfigError if apprise cannot load it."""
         asset = AppriseAsset(service_timeout=0)  # never abandon a send that may still deliver (module docstring)
         plugin, logged = _instantiate_quietly(config.url, asset)
-        secrets = _secrets_of(config.url, mask_url(config.url))
+        secrets = redact.target_secrets(config.url, mask_url(config.url))
         if plugin is None:
             reason = "; ".join(dict.fromkeys(logged)) or "unknown scheme or bad syntax"
             raise ConfigError(
-                _scrub(f"target {config.name!r}: apprise cannot load {config.display}: {reason}", secrets),
+                redact.scrub(f"target {config.name!r}: apprise cannot load {config.display}: {reason}", secrets),
                 hint="check the URL against the apprise documentation for the service",
             )
         plugin.request_rate_per_sec = 0  # no 5.5 s sleep between two sends on the same object
@@ -224,7 +212,7 @@ class _Target:
         return SendResult(ok=False, error=self._one_line(reason))
 
     def _one_line(self, text: str) -> str:
-        text = " ".join(_scrub(text, self.secrets).split())
+        text = " ".join(redact.scrub(text, self.secrets).split())
         return text if len(text) <= ERROR_MAX else text[: ERROR_MAX - 1] + "…"
 
 
@@ -324,71 +312,3 @@ class _PrivateAppriseLogs:
 
 _apprise_logger = logging.getLogger("apprise")
 _apprise_logs_kept_private = _PrivateAppriseLogs()
-
-
-def _mask_value(value: str) -> str:
-    """apprise's style: first and last character kept, e.g. "a...z"; short values fully hidden."""
-    return f"{value[0]}...{value[-1]}" if len(value) >= 8 else "****"
-
-
-def _mask_privacy_url(url: str) -> str:
-    """Mask what apprise's privacy URL leaves in clear, and drop its default-valued noise parameters."""
-    parts = urlsplit(url)
-    query = []
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        if _NOISE_QUERY.get(key) == value:
-            continue
-        secret = key[:1] in "+-" or key.lower() in _SECRET_QUERY_KEYS
-        query.append((key, "****" if secret else value))
-    path = parts.path
-    if parts.scheme.lower() in _WEBHOOK_SCHEMES:
-        path = "/".join(_mask_value(unquote(s)) if s else s for s in path.split("/"))
-    return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query, safe="*@+"), ""))
-
-
-def _mask_unknown_url(url: str) -> str:
-    """A URL apprise cannot load: keep scheme and host (no user, password, path or query values)."""
-    try:
-        parts = urlsplit(url.strip())
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<unparseable URL>"
-    if not parts.scheme:
-        return "<unparseable URL>"
-    hidden = "/****" if (parts.path.strip("/") or parts.query or parts.fragment) else ""
-    userinfo = "****@" if "@" in parts.netloc else ""
-    return f"{parts.scheme}://{userinfo}{quote(host, safe='.:[]')}{port}{hidden}"
-
-
-def _secrets_of(url: str, masked: str) -> tuple[str, ...]:
-    """The parts of `url` (user, password, host, path segments, query values) that its masked form hides.
-
-    These are scrubbed from any error text, longest first.
-    """
-    password = ""
-    try:
-        parts = urlsplit(url.strip())
-        password = parts.password or ""
-        candidates = [parts.username, password, parts.hostname, parts.fragment, *parts.path.split("/")]
-        candidates += [value for _, value in parse_qsl(parts.query, keep_blank_values=True)]
-    except ValueError:
-        candidates = re.split(r"[:/@?&=#]+", url)
-    pieces: set[str] = set()
-    for candidate in filter(None, candidates):
-        for form in (candidate, unquote(candidate)):
-            pieces.add(form)
-            pieces.update(form.split())  # "Bearer <token>": the token alone too
-    hidden = {p for p in pieces if len(p) >= 3 and p not in masked}
-    if password:  # however short: apprise's own "p...w" style shows all of a 2-character password
-        hidden |= {password, unquote(password)}
-    return tuple(sorted(hidden, key=len, reverse=True))
-
-
-def _scrub(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every secret masked, including apprise's "a...z" form of a secret too short to hide."""
-    for secret in secrets:
-        text = text.replace(secret, _mask_value(secret))
-        if len(secret) <= 3:
-            text = text.replace(f"{secret[0]}...{secret[-1]}", "****")
-    return text

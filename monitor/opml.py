@@ -6,7 +6,7 @@ it are its folders, kept as the feed's `category` ("News/Iraq"). New feeds are a
 `[[feeds]]` tables: text is appended, so the file's comments and layout stay as they are; feeds already
 configured (same URL, http or https, trailing slash or not) are skipped; the result is validated before it
 replaces the file atomically, and a file that cannot take the new tables is left untouched.
-Export writes OPML 2.0 with one folder outline per category.
+Export writes OPML 2.0 with one folder outline per category, feed URLs redacted unless asked otherwise.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from monitor.config import PlaceholderEnvironment, Settings, load_settings
 from monitor.errors import ConfigError, SourceError
 from monitor.model import FeedConfig
+from monitor.redact import feed_display_name, redact_url
 
 MAX_OPML_BYTES = 10 * 1024 * 1024
 
@@ -72,7 +73,7 @@ def _walk(parent: ET.Element, folders: list[str]) -> Iterator[OpmlFeed]:
                 category = attributes["category"].split(",")[0].strip().strip("/")
             yield OpmlFeed(
                 url=url,
-                title=" ".join(label.split()) or urlsplit(url).netloc,
+                title=" ".join(label.split()) or feed_display_name(url),
                 category=category,
                 html_url=attributes.get("htmlurl", ""),
             )
@@ -83,8 +84,12 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1].lower()
 
 
-def render_opml(feeds: Sequence[FeedConfig], *, title: str, now: datetime) -> str:
-    """OPML 2.0 of the feeds, one folder outline per category level, feeds in configuration order."""
+def render_opml(feeds: Sequence[FeedConfig], *, title: str, now: datetime, with_credentials: bool = False) -> str:
+    """OPML 2.0 of the feeds, one folder outline per category level, feeds in configuration order.
+
+    Feed URLs are redacted (monitor.redact: user-info and secret parameters shown as ***) unless
+    `with_credentials`, the explicit choice to write them as configured (to move a setup).
+    """
     root = ET.Element("opml", version="2.0")
     head = ET.SubElement(root, "head")
     ET.SubElement(head, "title").text = title
@@ -98,7 +103,8 @@ def render_opml(feeds: Sequence[FeedConfig], *, title: str, now: datetime) -> st
             if path[:depth] not in folders:
                 name = path[depth - 1]
                 folders[path[:depth]] = ET.SubElement(folders[path[: depth - 1]], "outline", text=name, title=name)
-        ET.SubElement(folders[path], "outline", type="rss", text=feed.name, title=feed.name, xmlUrl=feed.url)
+        url = feed.url if with_credentials else redact_url(feed.url)
+        ET.SubElement(folders[path], "outline", type="rss", text=feed.name, title=feed.name, xmlUrl=url)
     ET.indent(root, space="  ")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 

@@ -28,11 +28,12 @@ from urllib.parse import urlsplit
 from monitor import digest, log, parseworker, schedule
 from monitor.config import Settings
 from monitor.errors import FetchError, RuleError
-from monitor.fetch import Fetcher, describe_feed, redact_url
+from monitor.fetch import Fetcher, describe_feed
 from monitor.match import Matcher
 from monitor.model import Entry, FeedConfig, Match, TargetConfig, severity_rank
 from monitor.notify import CONSOLE_TARGET, Notifier
 from monitor.parse import ParsedFeed, parse_feed
+from monitor.redact import redact_url, without_credentials
 from monitor.render import NO_TEMPLATES, Message, Templates, render_alert, render_digest
 from monitor.rules import RuleSet, load_rules
 from monitor.store import NewEntry, PendingDelivery, Store, StoryOptions
@@ -108,7 +109,7 @@ class PollOutcome:
     """What one poll of one feed did, for logs, progress and `run --once`'s summary."""
 
     feed: str
-    url: str
+    url: str  # redacted (monitor.redact): this is shown, never fetched
     status: str  # "ok", "not_modified", "unchanged", "error", "skipped", "disabled"
     new_entries: int = 0
     alerts: int = 0
@@ -141,9 +142,9 @@ async def poll_feed(
     state = store.feed_state(feed.url, count_entries=False)
     now = clock()
     if state.disabled:
-        return PollOutcome(feed.name, state.url, "disabled")
+        return PollOutcome(feed.name, redact_url(state.url), "disabled")
     if not force and not schedule.is_due(state, now, honour_interval=honour_interval):
-        return PollOutcome(feed.name, state.url, "skipped")
+        return PollOutcome(feed.name, redact_url(state.url), "skipped")
     label = feed_label(feed.name, state.url)
     try:
         result = await fetcher.fetch(state.url, etag=state.etag, last_modified=state.last_modified, name=feed.name)
@@ -170,18 +171,19 @@ async def poll_feed(
 
     if result.status == "not_modified":
         save_success(result.etag or state.etag, result.last_modified or state.last_modified, state.body_hash)
-        return PollOutcome(feed.name, new_url, "not_modified")
+        return PollOutcome(feed.name, redact_url(new_url), "not_modified")
 
     body_hash = hashlib.sha256(result.body).hexdigest()
     if body_hash == state.body_hash:
         # Servers without validators resend the same body: skip parsing and matching entirely.
         save_success(result.etag, result.last_modified, body_hash)
-        return PollOutcome(feed.name, new_url, "unchanged")
+        return PollOutcome(feed.name, redact_url(new_url), "unchanged")
 
+    base = without_credentials(result.url)  # relative links resolve against it: never into the feed's password
     if parser is not None:
-        parsed = await parser.parse(result.body, url=result.url, headers=result.headers)
+        parsed = await parser.parse(result.body, url=base, headers=result.headers)
     else:
-        parsed = await asyncio.to_thread(parse_feed, result.body, url=result.url, headers=result.headers)
+        parsed = await asyncio.to_thread(parse_feed, result.body, url=base, headers=result.headers)
     if not parsed.is_feed:
         links_to = f" (the page links to a feed: {parsed.feed_links[0]})" if parsed.feed_links else ""
         not_a_feed = FetchError(
@@ -220,7 +222,7 @@ async def poll_feed(
         new=recorded.entries,
         alerts=recorded.alerts,
     )
-    return PollOutcome(feed.name, new_url, "ok", new_entries=recorded.entries, alerts=recorded.alerts)
+    return PollOutcome(feed.name, redact_url(new_url), "ok", new_entries=recorded.entries, alerts=recorded.alerts)
 
 
 def _match_all(matcher: Matcher, entries: Sequence[Entry]) -> list[list[Match]]:
@@ -321,7 +323,9 @@ def _record_error(
         error=error.message,
         next_check=next_check.isoformat(timespec="seconds"),
     )
-    return PollOutcome(feed.name, feed.url, "error", error=f"{label}: {error.message}", error_kind=error.kind)
+    return PollOutcome(
+        feed.name, redact_url(feed.url), "error", error=f"{label}: {error.message}", error_kind=error.kind
+    )
 
 
 async def poll_all(

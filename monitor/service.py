@@ -35,7 +35,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from monitor import log, watch
 from monitor.config import Settings, load_settings
 from monitor.errors import ConfigError, DaemonReplaced, MonitorError
-from monitor.fetch import Fetcher, redact_url
+from monitor.fetch import Fetcher
 from monitor.health import HealthServer, Metrics, StoreFigures, render_metrics, second_daemon_refusal
 from monitor.model import FeedConfig, FeedState
 from monitor.notify import Notifier
@@ -51,6 +51,7 @@ from monitor.pipeline import (
     poll_all,
     poll_feed,
 )
+from monitor.redact import redact_text, redact_url
 from monitor.store import Store
 
 logger = log.get("service")
@@ -555,6 +556,8 @@ class Daemon:
                 else:
                     logger.exception(log.format_fields("reload_crashed", {"error": repr(error)}))
                     self.reload_error = f"internal error: {error!r} (please report it)"
+                # It goes to the log, /healthz, STATUS= and the database: no URL in it keeps its secrets.
+                self.reload_error = redact_text(self.reload_error)
                 self.metrics.reloads["failed"] += 1
                 log.event(logger, logging.ERROR, "reload_failed", trigger=trigger, files=files, error=self.reload_error)
                 self._record_reload(now, error=self.reload_error)

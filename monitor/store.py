@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
@@ -42,6 +43,7 @@ from monitor.digest import RuleHistory
 from monitor.errors import DaemonReplaced, StoreError
 from monitor.model import Alert, Entry, FeedConfig, FeedState, Hit, Match, StoryReport
 from monitor.normalize import strip_html
+from monitor.redact import feed_display_name
 from monitor.stories import Story, StoryKey, find_story, story_key
 
 BUSY_TIMEOUT = 30.0
@@ -484,19 +486,21 @@ class Store:
     def sync_feeds(self, feeds: Sequence[FeedConfig], now: datetime) -> list[FeedState]:
         """Make the feeds table follow the configuration; return the configured feeds' states, in order.
 
-        New URLs are inserted, names updated, feeds no longer configured marked removed (kept for their
-        history), and a removed feed configured again is un-removed.
+        New URLs are inserted, names updated (in the alert search index too), feeds no longer configured
+        marked removed (kept for their history), and a removed feed configured again is un-removed.
         """
         stamp = _stamp(now)
         configured = {feed.url: feed for feed in feeds}  # a URL listed twice: the last one wins
         with self._failures("update the feeds"), self._write():
-            existing = {row["config_url"]: row for row in self.db.query("SELECT id, config_url FROM feeds")}
+            existing = {row["config_url"]: row for row in self.db.query("SELECT id, config_url, name FROM feeds")}
             for url, feed in configured.items():
                 if url in existing:
                     self.db.execute(
                         "UPDATE feeds SET name = ?, removed = 0 WHERE id = ?",
                         [feed.name, existing[url]["id"]],
                     )
+                    if existing[url]["name"] != feed.name:
+                        self._rename_in_search(existing[url]["id"], feed.name)
                 else:
                     self.db.execute(
                         "INSERT INTO feeds (config_url, url, name, created_at) VALUES (?, ?, ?, ?)",
@@ -505,8 +509,27 @@ class Store:
             for url, row in existing.items():
                 if url not in configured:
                     self.db.execute("UPDATE feeds SET removed = 1 WHERE id = ?", [row["id"]])
+                    if "@" in row["name"] and row["name"] == urlsplit(url).netloc:
+                        # Named user:password@host by an older version (feeds configured now are renamed above).
+                        name = feed_display_name(url)
+                        self.db.execute("UPDATE feeds SET name = ? WHERE id = ?", [name, row["id"]])
+                        self._rename_in_search(row["id"], name)
             states = {state.config_url: state for state in self._feed_states("WHERE feeds.removed = 0", [])}
         return [states[url] for url in configured]
+
+    def _rename_in_search(self, feed_id: int, name: str) -> None:
+        """The feed's alerts are searched under its new name only (an old default name could hold a password)."""
+        self.db.execute(
+            """
+            UPDATE alert_search SET feed = ? WHERE rowid IN (
+                SELECT alerts.id FROM alerts
+                JOIN matches ON matches.id = alerts.match_id
+                JOIN entries ON entries.id = matches.entry_row
+                WHERE entries.feed_id = ?
+            )
+            """,
+            [name, feed_id],
+        )
 
     def feed_states(self, *, include_removed: bool = False) -> list[FeedState]:
         """Every configured feed's state (and removed ones on request), in the order they were added."""

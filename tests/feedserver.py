@@ -2,6 +2,7 @@
 
     with FeedServer() as server:                       # or the `feed_server` fixture of conftest.py
         server.set_feed("/rss", b"<rss>...</rss>", etag='"v1"', gzip=True)   # conditional GET, gzip
+        server.set_feed("/private", body, auth=("alice", "pw"))  # 401 without that Basic authentication
         server.route("/slow", lambda request: Reply(chunks=[b"a", b"b"], chunk_delay=0.5))
         server.redirect("/old", "/rss", status=301)
         url = server.url("/rss")
@@ -18,6 +19,7 @@ the server's closing event and stop on a client disconnect, so `close()` is quic
 
 from __future__ import annotations
 
+import base64
 import gzip as gzip_module
 import socket
 import threading
@@ -65,6 +67,7 @@ class _Feed:
     etag: str | None
     last_modified: str | None
     content_type: str
+    auth: tuple[str, str] | None = None
 
 
 class FeedServer:
@@ -159,10 +162,12 @@ class FeedServer:
         last_modified: str | None = None,
         content_type: str = "application/rss+xml; charset=utf-8",
         gzip: bool = False,
+        auth: tuple[str, str] | None = None,
     ) -> None:
         """Serve `body` at `path` with conditional GET (304 when a validator matches); call again to replace.
 
-        With gzip=True the body is gzip-encoded for clients that accept gzip.
+        With gzip=True the body is gzip-encoded for clients that accept gzip. With `auth` (user, password),
+        a request without exactly that Basic authentication gets 401.
         """
         feed = _Feed(
             body=body,
@@ -170,6 +175,7 @@ class FeedServer:
             etag=etag,
             last_modified=last_modified,
             content_type=content_type,
+            auth=auth,
         )
         self.route(path, lambda request: _serve_feed(feed, request))
 
@@ -286,6 +292,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 
 def _serve_feed(feed: _Feed, request: RecordedRequest) -> Reply:
+    if feed.auth is not None:
+        expected = "Basic " + base64.b64encode(":".join(feed.auth).encode()).decode()
+        if request.headers.get("authorization") != expected:
+            return Reply(status=401, headers={"WWW-Authenticate": 'Basic realm="feeds"'}, body=b"who are you?\n")
     validators: dict[str, str] = {}
     if feed.etag:
         validators["ETag"] = feed.etag

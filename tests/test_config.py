@@ -27,7 +27,7 @@ def test_minimal_config_gets_defaults_and_relative_paths(tmp_path: Path) -> None
     assert settings.fetch.deadline == 30
     assert settings.fetch.max_bytes == 10 * 1024 * 1024
     [feed] = settings.feeds
-    assert (feed.name, feed.interval) == ("example.org", 600)
+    assert (feed.name, feed.interval) == ("example.org/feed", 600)  # no name: host and path
     assert settings.targets == ()
 
 

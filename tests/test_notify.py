@@ -292,7 +292,14 @@ def test_duplicate_target_names_are_a_config_error(hook: HookServer) -> None:
         (f"https://hooks.slack.com/services/T1234ABCD/B5678EFGH/{TOKEN}", ["T1234ABCD", TOKEN], "slack://"),
         (f"json://127.0.0.1:8089/hook?+Authorization=Bearer%20{TOKEN}", [TOKEN], "127.0.0.1:8089"),
         (f"jsons://user:{SECRET}@example.com/hooks/{TOKEN}?-apikey={TOKEN}", [SECRET, TOKEN], "example.com"),
-        (f"nosuchscheme://user:{SECRET}@host.example/{TOKEN}?token={TOKEN}", [SECRET, TOKEN], "host.example"),
+        (
+            f"nosuchscheme://user:{SECRET}@host.example/{TOKEN}?token={TOKEN}",
+            [SECRET, TOKEN, "host"],
+            "nosuchscheme://",
+        ),
+        (f"slack://{TOKEN}", [TOKEN, TOKEN.lower()], "slack://"),  # not loadable: where a host would be sits a token
+        (f"matrix://{TOKEN}", [TOKEN, TOKEN.lower()], "matrix://"),
+        (f"json://{TOKEN}@127.0.0.1:8089/hook", [TOKEN], "127.0.0.1:8089"),  # a token as user name
     ],
 )
 def test_mask_url_hides_passwords_tokens_and_webhook_paths(url: str, secrets: list[str], kept: str) -> None:
@@ -335,3 +342,17 @@ def test_check_target_url_rejects_junk_with_a_one_line_reason(url: str) -> None:
     assert reason
     assert "\n" not in reason
     assert SECRET not in reason
+
+
+@pytest.mark.parametrize("scheme", ["slack", "msteams", "tgram", "pover", "gotify", "matrix", "rocket"])
+def test_unloadable_service_url_made_of_a_token_is_reported_without_it(scheme: str) -> None:
+    """A service URL apprise cannot load (a lone token) names the target and scheme, never the token in any case."""
+    url = f"{scheme}://{TOKEN}"
+    reason = check_target_url(url)
+    assert reason
+    with pytest.raises(ConfigError) as raised:
+        Notifier([target("alerts", url)])
+    message = raised.value.one_line()
+    assert f"target 'alerts': apprise cannot load {scheme}://***" in message
+    for text in (reason, message, mask_url(url)):
+        assert TOKEN.lower() not in text.lower()

@@ -439,7 +439,7 @@ def test_stop_abandons_a_hung_fetch_within_the_deadline(tmp_path: Path, log_line
     logged = log_lines.getvalue()
     [abandoned] = [line for line in logged.splitlines() if "event=poll_abandoned" in line]
     assert "feed=" in abandoned
-    assert "url=http://reader:***@127.0.0.1:" in abandoned
+    assert "url=http://***@127.0.0.1:" in abandoned
     assert "hunter22" not in logged
     assert "abandoned=1" in logged
     with Store.open(tmp_path / "state" / "monitor.db") as store:
