@@ -458,10 +458,12 @@ class Daemon:
         if self.stopping.is_set():
             return
         url = redact_url(feed.url)
+        started = False
         try:
             async with self.slots.hold(feed.url):
                 if self.stopping.is_set():
                     return
+                started = True
                 # The objects of the moment: a reload during this poll swaps them for later polls, not this one.
                 store, fetcher, runtime = self.store, self.fetcher, self.runtime
                 assert store is not None
@@ -477,8 +479,10 @@ class Daemon:
                     parser=self.parser,
                 )
         except asyncio.CancelledError:
-            # Only a stop cancels a poll (after its deadline): say so and end the job quietly.
-            log.event(logger, logging.WARNING, "poll_abandoned", feed=feed.name, url=url)
+            # Only a stop cancels a poll (after its deadline): say so and end the job quietly. A poll still
+            # waiting for a slot had not begun: nothing to say.
+            if started:
+                log.event(logger, logging.WARNING, "poll_abandoned", feed=feed.name, url=url)
             return
         except DatabaseLostError as error:
             self._database_lost(error)
