@@ -92,7 +92,7 @@ def run(ctx: click.Context, once: bool, force: bool, as_json: bool) -> None:
     "type" "alert"). Everything seen is stored in the database, so an item is never alerted twice.
 
     Exit codes of --once: 0 everything polled was stored and every alert delivered (failing feeds are reported on
-    stderr, one line each, and do not change it); 5 a target failed or an alert was given up: the summary names the
+    stderr, one line each, and do not change it); 6 a target failed or an alert was given up: the summary names the
     targets, the alerts stay queued for the next run; 2 bad configuration or rules; 3 a database error.
     """
     obj = _run_command(ctx)

@@ -5,7 +5,8 @@
     ├── RuleError                 a rule file is invalid or a rule can never match (exit 2)
     ├── SourceError               a `monitor match` source could not be read (exit 1)
     ├── StoreError                the database cannot be opened or written (exit 3)
-    │   └── DaemonReplaced        another daemon took over this database while this one was paused (exit 3)
+    │   ├── DaemonReplaced        another daemon took over this database while this one was paused (exit 3)
+    │   └── DatabaseLostError     its file was deleted or replaced under a running monitor (exit 5)
     └── FetchError                one feed could not be fetched; caught per feed, never fatal
 
 Only `cli.py` decides exit codes (see `exit_code`); other modules raise these and never print.
@@ -68,6 +69,13 @@ class DaemonReplaced(StoreError):
     """Another daemon took over this database's daemon row: this one must stop (exit 3)."""
 
 
+class DatabaseLostError(StoreError):
+    """The database file or its WAL was deleted or replaced while monitor had it open, or only leftovers of a
+    deleted database were found. Restarting cannot fix it (systemd is told not to: RestartPreventExitStatus)."""
+
+    exit_code = 5
+
+
 class FetchError(MonitorError):
     """One fetch failed. `kind` classifies it for scheduling; never fatal to the daemon.
 
@@ -97,4 +105,5 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_STORE = 3
 EXIT_RULE_EXAMPLES = 4
-EXIT_UNDELIVERED = 5  # run --once: alerts a target did not take (they stay queued, or are dead)
+EXIT_DATABASE_LOST = 5
+EXIT_UNDELIVERED = 6  # run --once: alerts a target did not take (they stay queued, or are dead)

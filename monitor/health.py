@@ -5,24 +5,37 @@ health and the outbox, so `monitor status` works from any shell that can read th
 the HTTP endpoint. `Metrics` counts what this daemon process did; `render_metrics` turns counters and the
 store's figures into the Prometheus text format; `HealthServer` serves `/metrics` and `/healthz` over plain
 HTTP/1.1 with asyncio (no dependency), meant for 127.0.0.1.
+
+The endpoint shares the daemon's event loop, so it is bounded (issue #12): at most `MAX_CONNECTIONS` clients at
+once (more are answered 503 and closed as soon as they are accepted, so a flood cannot take the process's file
+descriptors), `REQUEST_TIMEOUT` seconds for a client to send its request and as long to take the answer, and
+`/metrics` is built by `MetricsSnapshot` in a thread with a read-only connection of its own, at most once per
+`METRICS_MAX_AGE` seconds however many scrape it: its SQL never runs on the loop that polls feeds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import math
 import os
 import socket
+import sqlite3
+import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import sqlite_utils
+
 from monitor import log
+from monitor.errors import MonitorError, StoreError
 from monitor.model import FeedState
-from monitor.store import DaemonStatus, Store
+from monitor.store import BUSY_TIMEOUT, DaemonStatus, Store
 
 logger = log.get("health")
 
@@ -30,7 +43,19 @@ STALE_HEARTBEATS = 3
 """A daemon whose heartbeat is older than this many heartbeat periods (plus a few seconds) is taken as dead."""
 
 REQUEST_TIMEOUT = 5.0
-"""Seconds a client of the health endpoint has to send its request."""
+"""Seconds a client of the health endpoint has to send its request, and again to take the answer."""
+
+ANSWER_TIMEOUT = 10.0
+"""Seconds an answer may take to build (the metrics' queries wait for a database lock at most this long)."""
+
+MAX_CONNECTIONS = 64
+"""Clients served at once; further ones get a 503 and are closed at once."""
+
+METRICS_MAX_AGE = 2.0
+"""Seconds a /metrics snapshot is served before the next scrape builds a new one."""
+
+BUSY_LOG_PERIOD = 60.0
+"""Seconds between two log lines about refused connections or failing scrapes (the rest are counted)."""
 
 MAX_REQUEST_LINES = 100
 
@@ -241,6 +266,18 @@ class Metrics:
         self.deliveries["failed"] += failed
         self.deliveries["dead"] += dead
 
+    def copy(self) -> Metrics:
+        """A copy that no longer changes (rendered in another thread while the loop counts on)."""
+        return Metrics(
+            started_at=self.started_at,
+            polls=Counter(self.polls),
+            poll_errors=Counter(self.poll_errors),
+            new_entries=self.new_entries,
+            alerts_raised=self.alerts_raised,
+            deliveries=Counter(self.deliveries),
+            reloads=Counter(self.reloads),
+        )
+
 
 @dataclass(frozen=True)
 class StoreFigures:
@@ -356,15 +393,18 @@ def _label_value(text: str) -> str:
 class HealthServer:
     """`GET /metrics` (Prometheus text) and `GET /healthz` (200 ok / 503) on one address, asyncio only."""
 
-    def __init__(self, metrics: Callable[[], str], health: Callable[[], tuple[bool, str]]) -> None:
+    def __init__(self, metrics: Callable[[], Awaitable[str]], health: Callable[[], tuple[bool, str]]) -> None:
         self._metrics = metrics
         self._health = health
         self._server: asyncio.Server | None = None
         self.address = ""
+        self.active = 0  # connections being served
+        self._problems = _RateLimitedLog(BUSY_LOG_PERIOD)
 
     async def start(self, host: str, port: int) -> str:
         """Listen on host:port (port 0: any free port); return the address bound, "host:port"."""
-        self._server = await asyncio.start_server(self._serve, host, port, reuse_address=True)
+        # The backlog is also how many connections asyncio accepts in one go before any is served or refused.
+        self._server = await asyncio.start_server(self._serve, host, port, reuse_address=True, backlog=MAX_CONNECTIONS)
         bound = self._server.sockets[0].getsockname()
         shown_host = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
         self.address = f"{shown_host}:{bound[1]}"
@@ -379,38 +419,45 @@ class HealthServer:
             self._server = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.active >= MAX_CONNECTIONS:
+            self._problems.note("health_busy", f"more than {MAX_CONNECTIONS} connections at once: closed at once")
+            writer.write(_response("503 Service Unavailable", "text/plain", b"busy\n", ["Retry-After: 1"], "GET"))
+            writer.transport.close()  # the short answer fits the socket buffer: this does not wait for the client
+            return
+        self.active += 1
         try:
             request = await asyncio.wait_for(_read_request(reader), timeout=REQUEST_TIMEOUT)
             if request is None:
                 return
             method, path = request
-            status, content_type, body, extra = self._answer(method, path)
-            head = [
-                f"HTTP/1.1 {status}",
-                f"Content-Type: {content_type}",
-                f"Content-Length: {len(body)}",
-                "Cache-Control: no-store",
-                "Connection: close",
-                *extra,
-            ]
-            writer.write(("\r\n".join(head) + "\r\n\r\n").encode("ascii") + (b"" if method == "HEAD" else body))
-            await writer.drain()
+            status, content_type, body, extra = await asyncio.wait_for(
+                self._answer(method, path), timeout=ANSWER_TIMEOUT
+            )
+            writer.write(_response(status, content_type, body, extra, method))
+            await asyncio.wait_for(writer.drain(), timeout=REQUEST_TIMEOUT)
         except (TimeoutError, ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
-            pass
+            writer.transport.abort()  # an idle or slow client: drop it without waiting for it to read
         except Exception as error:  # the endpoint must never take the daemon down
-            log.event(logger, 40, "health_request_failed", error=repr(error))
+            self._problems.note("health_request_failed", repr(error))
+            writer.transport.abort()
         finally:
+            self.active -= 1
             writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+            # A client that never reads the end of its answer must not keep the socket open either.
+            asyncio.get_running_loop().call_later(REQUEST_TIMEOUT, writer.transport.abort)
 
-    def _answer(self, method: str, path: str) -> tuple[str, str, bytes, list[str]]:
+    async def _answer(self, method: str, path: str) -> tuple[str, str, bytes, list[str]]:
         text = "text/plain; charset=utf-8"
         if method not in ("GET", "HEAD"):
             return "405 Method Not Allowed", text, b"only GET and HEAD\n", ["Allow: GET, HEAD"]
         path = path.split("?", 1)[0]
         if path == "/metrics":
-            return "200 OK", "text/plain; version=0.0.4; charset=utf-8", self._metrics().encode(), []
+            try:
+                metrics = await self._metrics()
+            except MonitorError as error:
+                self._problems.note("metrics_failed", error.one_line())
+                return "503 Service Unavailable", text, f"metrics unavailable: {error.one_line()}\n".encode(), []
+            return "200 OK", "text/plain; version=0.0.4; charset=utf-8", metrics.encode(), []
         if path in ("/healthz", "/health"):
             ok, why = self._health()
             return (
@@ -422,6 +469,98 @@ class HealthServer:
         if path == "/":
             return "200 OK", text, b"monitor: /metrics (Prometheus), /healthz\n", []
         return "404 Not Found", text, b"not found: try /metrics or /healthz\n", []
+
+
+def _response(status: str, content_type: str, body: bytes, extra: list[str], method: str) -> bytes:
+    head = [
+        f"HTTP/1.1 {status}",
+        f"Content-Type: {content_type}",
+        f"Content-Length: {len(body)}",
+        "Cache-Control: no-store",
+        "Connection: close",
+        *extra,
+    ]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("ascii") + (b"" if method == "HEAD" else body)
+
+
+class _RateLimitedLog:
+    """One warning line per kind of problem at most every `period` seconds; the ones in between are counted."""
+
+    def __init__(self, period: float) -> None:
+        self.period = period
+        self._logged_at: dict[str, float] = {}
+        self._unlogged: Counter[str] = Counter()
+
+    def note(self, event: str, detail: str) -> None:
+        now = time.monotonic()
+        if now - self._logged_at.get(event, -math.inf) < self.period:
+            self._unlogged[event] += 1
+            return
+        self._logged_at[event] = now
+        log.event(logger, logging.WARNING, event, detail=detail, more=self._unlogged.pop(event, None))
+
+
+class MetricsSnapshot:
+    """The /metrics text, built at most once per `max_age` seconds in a thread, from a read-only connection.
+
+    `prepare` runs on the event loop and returns the function that builds the text from that connection (it
+    copies the counters the loop changes, so the thread never reads them while they move). Scrapes arriving
+    while a snapshot is built wait for that one: a flood of scrapes costs one set of queries per `max_age`.
+    """
+
+    def __init__(
+        self, database: Path, prepare: Callable[[], Callable[[Store], str]], *, max_age: float = METRICS_MAX_AGE
+    ) -> None:
+        self.database = database
+        self.max_age = max_age
+        self.builds = 0
+        self._prepare = prepare
+        self._reader: Store | None = None
+        self._text = ""
+        self._built_at = -math.inf
+        self._building: asyncio.Future[str] | None = None
+
+    async def text(self) -> str:
+        """The latest snapshot, or a new one when it is older than `max_age`."""
+        if time.monotonic() - self._built_at < self.max_age:
+            return self._text
+        if self._building is None:
+            self._building = asyncio.ensure_future(self._build())
+        return await asyncio.shield(self._building)
+
+    async def _build(self) -> str:
+        try:
+            render = self._prepare()
+            text = await asyncio.to_thread(self._render, render)
+            self._text, self._built_at = text, time.monotonic()
+            self.builds += 1
+            return text
+        finally:
+            self._building = None
+
+    def _render(self, render: Callable[[Store], str]) -> str:
+        if self._reader is None:
+            self._reader = _open_reader(self.database)
+        return render(self._reader)
+
+    async def close(self) -> None:
+        """Close the read connection (after the build under way, if any)."""
+        if self._building is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._building), timeout=ANSWER_TIMEOUT)
+        if self._reader is not None and self._building is None:
+            self._reader.close()
+            self._reader = None
+
+
+def _open_reader(database: Path) -> Store:
+    """A read-only connection to the daemon's database, for use in one thread at a time."""
+    try:
+        uri = database.resolve().as_uri() + "?mode=ro"
+        connection = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT, check_same_thread=False)
+    except sqlite3.Error as error:
+        raise StoreError(f"cannot open the database to read metrics: {error}", location=str(database)) from None
+    return Store(sqlite_utils.Database(connection, execute_plugins=False), database)
 
 
 async def _read_request(reader: asyncio.StreamReader) -> tuple[str, str] | None:

@@ -10,6 +10,16 @@
   STOPPING=1;
 - stops gracefully: no new polls, in-flight polls and the delivery round under way get `stop_timeout` seconds
   (a second signal abandons them at once), the database is closed, exit code 0.
+Under hostile conditions (issue #12, docs/robustness.md):
+- a step of the wall clock (back or forward) does not move the polls: `SteadyScheduler` notices it and shifts
+  every job by the step, so polls keep their monotonic rhythm, and logs `clock_jumped`;
+- polls keep `per_host` and `concurrency` (`FetchSlots`), as `run --once` does;
+- SIGHUPs and file edits arriving while a reload runs collapse into one more reload after it; a SIGHUP's
+  reload starts no sooner than `RELOAD_SPACING` seconds after the one before;
+- the database file or its WAL deleted or replaced under the daemon (`Store.check_files`, on each heartbeat,
+  each /healthz and before each write) stops it: what it held is saved (`Store.salvage`), /healthz fails, one
+  line says what happened and the exit code is 5, which systemd does not restart;
+- errors of the event loop itself (a process out of file descriptors) are logged one line per minute.
 All decisions live in pipeline.py and schedule.py; this module only wires the I/O objects together.
 """
 
@@ -24,19 +34,21 @@ import random
 import signal
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor import log, watch
 from monitor.config import Settings, load_settings
-from monitor.errors import ConfigError, DaemonReplaced, MonitorError
+from monitor.errors import ConfigError, DaemonReplaced, DatabaseLostError, MonitorError
 from monitor.fetch import Fetcher
-from monitor.health import HealthServer, Metrics, StoreFigures, render_metrics, second_daemon_refusal
+from monitor.health import HealthServer, Metrics, MetricsSnapshot, StoreFigures, render_metrics, second_daemon_refusal
 from monitor.model import FeedConfig, FeedState
 from monitor.notify import Notifier
 from monitor.pipeline import (
@@ -67,6 +79,16 @@ FIRST_POLL_SPREAD = 0.2
 
 HEALTHY_STATUSES = frozenset({"ok", "not_modified", "unchanged"})
 
+CLOCK_STEP = 1.0
+"""Seconds by which the wall clock must disagree with the monotonic clock to count as stepped (NTP slewing
+moves it half a millisecond a second at most)."""
+
+RELOAD_SPACING = 1.0
+"""Least seconds between the start of a reload and that of a reload asked for by a signal."""
+
+LOOP_ERROR_PERIOD = 60.0
+"""Seconds between two log lines about the same kind of event-loop error (the ones between are counted)."""
+
 
 def utc_now() -> datetime:
     """The wall clock, in UTC (the default clock; tests pass their own)."""
@@ -95,6 +117,83 @@ def watchdog_period() -> float | None:
     if not usec.isdigit() or int(usec) == 0 or (pid.isdigit() and int(pid) != os.getpid()):
         return None
     return int(usec) / 2_000_000
+
+
+class SteadyScheduler(AsyncIOScheduler):  # type: ignore[misc]
+    """APScheduler's asyncio scheduler, with its jobs' timing kept when the wall clock is stepped.
+
+    APScheduler 3 stores each job's next run as a wall-clock time and sleeps on the loop's monotonic clock
+    until the earliest: after the clock is stepped back an hour, every job is an hour ahead of "now" and
+    nothing runs for an hour. Before each round of due jobs (and on each heartbeat), `check_clock` compares
+    how far the wall clock moved with how far the monotonic clock did; a difference of `CLOCK_STEP` or more
+    is a step, and every job's next run is shifted by it, so each still runs when it would have.
+    """
+
+    def __init__(self, on_step: Callable[[float], None], **options: Any) -> None:
+        super().__init__(**options)
+        self._on_step = on_step
+        self._wall, self._monotonic = time.time(), time.monotonic()
+
+    def check_clock(self) -> float:
+        """Shift every job by the step of the wall clock since the last check, if there was one; the step."""
+        wall, monotonic = time.time(), time.monotonic()
+        step = (wall - self._wall) - (monotonic - self._monotonic)
+        self._wall, self._monotonic = wall, monotonic
+        if abs(step) < CLOCK_STEP:
+            return 0.0
+        shift = timedelta(seconds=step)
+        for job in self.get_jobs():
+            if job.next_run_time is not None:
+                job.modify(next_run_time=job.next_run_time + shift)
+        self._on_step(step)
+        return step
+
+    def _process_jobs(self) -> float | None:
+        # The one place APScheduler decides which jobs are due (a private method of APScheduler 3, pinned <4).
+        self.check_clock()
+        wait: float | None = super()._process_jobs()
+        return wait
+
+
+class FetchSlots:
+    """The `per_host` and `concurrency` limits of the daemon's polls: a poll takes its host's slot first, then
+    one of the overall slots (so a feed queued behind its busy host holds none of those)."""
+
+    def __init__(self, concurrency: int, per_host: int) -> None:
+        self.concurrency = concurrency
+        self.per_host = per_host
+        self._overall = asyncio.Semaphore(concurrency)
+        self._hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(per_host))
+
+    @contextlib.asynccontextmanager
+    async def hold(self, url: str) -> AsyncIterator[None]:
+        """Wait for a slot of `url`'s host and an overall one; hold both while the block runs."""
+        async with self._hosts[urlsplit(url).hostname or ""], self._overall:
+            yield
+
+
+class LoopErrors:
+    """The event loop's exception handler: one line per kind of error at most every `LOOP_ERROR_PERIOD`.
+
+    asyncio's own handler logs a traceback each time: a process out of file descriptors logged one per failed
+    accept(), thousands a minute.
+    """
+
+    def __init__(self) -> None:
+        self._logged_at: dict[str, float] = {}
+        self._unlogged: Counter[str] = Counter()
+
+    def __call__(self, _loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        message = str(context.get("message") or "unhandled error in the event loop")
+        error = context.get("exception")
+        kind = f"{message}: {type(error).__name__}" if error is not None else message
+        now = time.monotonic()
+        if now - self._logged_at.get(kind, -LOOP_ERROR_PERIOD) < LOOP_ERROR_PERIOD:
+            self._unlogged[kind] += 1
+            return
+        self._logged_at[kind] = now
+        more = self._unlogged.pop(kind, None)
+        log.event(logger, logging.ERROR, "loop_error", message=message, error=repr(error) if error else None, more=more)
 
 
 @dataclass(frozen=True)
@@ -225,15 +324,22 @@ class Daemon:
         self.parser: ParsePool | None = None  # worker processes for feedparser, when there are many feeds
         self.notifier: Notifier | None = None
         self.runtime: Runtime | None = None
-        self.scheduler: AsyncIOScheduler | None = None
+        self.scheduler: SteadyScheduler | None = None
+        self.slots = FetchSlots(settings.concurrency, settings.per_host)
         self.health_server: HealthServer | None = None
+        self.metrics_snapshot: MetricsSnapshot | None = None
         self.reload_error: str | None = None
         self.reload_lock = asyncio.Lock()
+        self.reload_wanted: dict[str, set[str]] = {}  # trigger -> files changed, of reloads asked for meanwhile
+        self.reloader: asyncio.Task[None] | None = None
+        self.last_reload_start = -RELOAD_SPACING  # the event loop's clock
+        self.lost: DatabaseLostError | None = None  # set when the database was deleted or replaced under us
         self.watch_baseline: watch.Snapshot = {}
         self.metrics = Metrics(started_at=clock())
         self.polls = 0
         self.last_poll_at: datetime | None = None
         self.last_heartbeat_ok: datetime | None = None
+        self.last_heartbeat_monotonic: float | None = None
         self.feed_health: dict[str, str] = {}  # feed URL -> status of its last poll
         self.status_line = ""
 
@@ -242,10 +348,12 @@ class Daemon:
     async def run(self) -> int:
         """Start, serve until a stop signal, stop gracefully; 0 on a clean stop."""
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(LoopErrors())
         now = self.clock()
         self.runtime = build_runtime(self.settings, now)
         self.notifier = Notifier(self.settings.targets, timeout=self.settings.daemon.send_wait)
         self.store = Store.open(self.settings.database)
+        self.store.watch_files()
         try:
             # Checked and claimed in one transaction: of two daemons started at once, one is refused.
             self.store.daemon_started(
@@ -268,9 +376,11 @@ class Daemon:
             self.store.close()
             raise
         self.last_heartbeat_ok = now
+        self.last_heartbeat_monotonic = time.monotonic()
         self.fetcher = Fetcher(self.settings.fetch)
         self.parser = ParsePool.for_feeds(len(self.settings.feeds))
-        self.scheduler = AsyncIOScheduler(
+        self.scheduler = SteadyScheduler(
+            self._clock_jumped,
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
         )
@@ -278,7 +388,7 @@ class Daemon:
         self.scheduler.start()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._on_stop_signal)
-        loop.add_signal_handler(signal.SIGHUP, lambda: self._track(asyncio.ensure_future(self.reload("sighup"))))
+        loop.add_signal_handler(signal.SIGHUP, lambda: self.request_reload("sighup"))
         self.watch_baseline = watch.snapshot(self.config_path, self.settings.rules_dir)
         self.deliveries_due.set()  # deliveries left queued by a crash or a stop go out now, not in 30 s
         delivery_task = asyncio.ensure_future(self._delivery_loop())
@@ -302,6 +412,11 @@ class Daemon:
         notify_systemd(f"READY=1\nSTATUS={self.status_line}")
         await self.stopping.wait()
         await self._stop(delivery_task, helpers)
+        if self.lost is not None:
+            removed = self.store.remove_stale_files()
+            if removed:
+                log.event(logger, logging.INFO, "stale_files_removed", files=",".join(removed))
+            raise self.lost
         return self.exit_code
 
     def _on_stop_signal(self) -> None:
@@ -318,6 +433,7 @@ class Daemon:
         next check when that is later than now (a restart does not re-poll what was just polled).
         """
         assert self.scheduler is not None
+        self.scheduler.check_clock()  # jobs added below are timed by the clock as it is now
         wanted = {feed.url: feed for feed in feeds if feed.enabled}
         next_check = {state.config_url: state.next_check for state in states}
         for job in self.scheduler.get_jobs():
@@ -360,25 +476,35 @@ class Daemon:
             self._track(task)
         if self.stopping.is_set():
             return
-        # The objects of the moment: a reload during this poll swaps them for later polls, not for this one.
-        store, fetcher, runtime = self.store, self.fetcher, self.runtime
-        assert store is not None
-        assert fetcher is not None
-        assert runtime is not None
         url = redact_url(feed.url)
+        started = False
         try:
-            outcome = await poll_feed(
-                feed,
-                store=store,
-                fetcher=fetcher,
-                runtime=runtime,
-                clock=self.clock,
-                honour_interval=False,
-                parser=self.parser,
-            )
+            async with self.slots.hold(feed.url):
+                if self.stopping.is_set():
+                    return
+                started = True
+                # The objects of the moment: a reload during this poll swaps them for later polls, not this one.
+                store, fetcher, runtime = self.store, self.fetcher, self.runtime
+                assert store is not None
+                assert fetcher is not None
+                assert runtime is not None
+                outcome = await poll_feed(
+                    feed,
+                    store=store,
+                    fetcher=fetcher,
+                    runtime=runtime,
+                    clock=self.clock,
+                    honour_interval=False,
+                    parser=self.parser,
+                )
         except asyncio.CancelledError:
-            # Only a stop cancels a poll (after its deadline): say so and end the job quietly.
-            log.event(logger, logging.WARNING, "poll_abandoned", feed=feed.name, url=url)
+            # Only a stop cancels a poll (after its deadline): say so and end the job quietly. A poll still
+            # waiting for a slot had not begun: nothing to say.
+            if started:
+                log.event(logger, logging.WARNING, "poll_abandoned", feed=feed.name, url=url)
+            return
+        except DatabaseLostError as error:
+            self._database_lost(error)
             return
         except MonitorError as error:
             log.event(logger, logging.ERROR, "poll_failed", feed=feed.name, url=url, error=error.one_line())
@@ -422,6 +548,9 @@ class Daemon:
                 due = self.store.next_delivery_due(self.clock(), skip_targets=self.sends.busy())
                 if due is not None:
                     wait = min(DELIVERY_PERIOD, max(MIN_DELIVERY_WAIT, (due - self.clock()).total_seconds()))
+            except DatabaseLostError as error:
+                self._database_lost(error)
+                break
             except MonitorError as error:
                 log.event(logger, logging.ERROR, "delivery_failed", error=error.one_line())
                 continue
@@ -443,12 +572,19 @@ class Daemon:
             self._heartbeat()
 
     def _heartbeat(self) -> None:
-        """Write the heartbeat row; tell systemd the status line when it changed."""
+        """Check the clock and the database files; write the heartbeat row; tell systemd a changed status."""
         assert self.store is not None
+        if self.scheduler is not None:
+            self.scheduler.check_clock()
         now = self.clock()
         try:
+            self.store.check_files()
             self.store.daemon_update(now, polls=self.polls, last_poll_at=self.last_poll_at)
             self.last_heartbeat_ok = now
+            self.last_heartbeat_monotonic = time.monotonic()
+        except DatabaseLostError as error:
+            self._database_lost(error)
+            return
         except DaemonReplaced as error:
             log.event(logger, logging.ERROR, "daemon_replaced", error=error.one_line())
             self.exit_code = error.exit_code
@@ -484,28 +620,59 @@ class Daemon:
 
     def health(self) -> tuple[bool, str]:
         """/healthz: healthy while the heartbeat reaches the database and the daemon is not stopping."""
+        if self.lost is not None:
+            return False, self.lost.message
         if self.stopping.is_set():
             return False, "stopping"
-        now = self.clock()
-        last = self.last_heartbeat_ok
+        assert self.store is not None
+        try:
+            self.store.check_files()
+        except DatabaseLostError as error:
+            return False, error.message
+        last = self.last_heartbeat_monotonic  # not the wall clock, which may be stepped
         limit = 3 * self.settings.daemon.heartbeat + 5
-        if last is None or (now - last).total_seconds() > limit:
+        if last is None or time.monotonic() - last > limit:
             return False, "the heartbeat cannot be written to the database"
         if self.reload_error:
             return True, f"running; the last reload failed: {self.reload_error}"
         return True, "running"
 
-    def metrics_text(self) -> str:
-        """/metrics: Prometheus text of this process's counters and the database's figures."""
-        assert self.store is not None
+    def metrics_renderer(self) -> Callable[[Store], str]:
+        """/metrics: on the loop, copy this process's counters; the function returned reads the database's
+        figures through the connection it is given and renders both (MetricsSnapshot runs it in a thread)."""
         assert self.runtime is not None
-        return render_metrics(
-            self.metrics,
-            StoreFigures.read(self.store),
-            rules=len(self.runtime.ruleset.rules),
-            rules_loaded_at=self.runtime.loaded_at,
-            reload_ok=self.reload_error is None,
+        counters = self.metrics.copy()
+        rules, loaded_at, reload_ok = len(self.runtime.ruleset.rules), self.runtime.loaded_at, self.reload_error is None
+
+        def render(reader: Store) -> str:
+            figures = StoreFigures.read(reader)
+            return render_metrics(counters, figures, rules=rules, rules_loaded_at=loaded_at, reload_ok=reload_ok)
+
+        return render
+
+    def _clock_jumped(self, step: float) -> None:
+        log.event(
+            logger,
+            logging.WARNING,
+            "clock_jumped",
+            seconds=round(step),
+            hint="the wall clock was stepped; every poll was moved by as much, so polls keep their rhythm",
         )
+
+    def _database_lost(self, error: DatabaseLostError) -> None:
+        """The database file or its WAL is gone or replaced: save what we still see, then stop (exit 5)."""
+        if self.lost is not None:
+            return
+        assert self.store is not None
+        saved = self.store.salvage(self.clock())
+        self.lost = DatabaseLostError(
+            f"{error.message}; {saved}; monitor stopped",
+            location=error.location,
+            hint="see `Database files deleted` in docs/operations.md before starting it again",
+        )
+        log.event(logger, logging.ERROR, "database_lost", error=self.lost.one_line())
+        notify_systemd(f"STATUS=STOPPED: {self.lost.message}")
+        self.stopping.set()
 
     async def _start_health(self, listen: tuple[str, int] | None, *, startup: bool) -> None:
         """Start (or move, or stop) the HTTP endpoint; at start a failure is fatal, on reload it is reported."""
@@ -515,7 +682,9 @@ class Daemon:
             self.health_server = None
         address = None
         if listen is not None:
-            server = HealthServer(self.metrics_text, self.health)
+            if self.metrics_snapshot is None:
+                self.metrics_snapshot = MetricsSnapshot(self.settings.database, self.metrics_renderer)
+            server = HealthServer(self.metrics_snapshot.text, self.health)
             try:
                 address = await server.start(*listen)
             except OSError as error:
@@ -531,6 +700,32 @@ class Daemon:
             self.store.daemon_update(self.clock(), health=address)
 
     # -- reload ------------------------------------------------------------------------------------------------
+
+    def request_reload(self, trigger: str, changed: Sequence[str] = ()) -> asyncio.Task[None]:
+        """Ask for a reload; the task returned ends once one has run that began after this request.
+
+        A request made while a reload runs waits for it and then, with every other request made meanwhile,
+        causes one more reload: 100 SIGHUPs in a second cost two or three reloads, not a hundred.
+        """
+        self.reload_wanted.setdefault(trigger, set()).update(changed)
+        if self.reloader is None or self.reloader.done():
+            self.reloader = asyncio.ensure_future(self._reload_while_wanted())
+            self._track(self.reloader)
+        return self.reloader
+
+    async def _reload_while_wanted(self) -> None:
+        # Requests made while a reload runs collapse into one more after it. A signal's reload also starts no
+        # sooner than RELOAD_SPACING after the one before, so a storm of SIGHUPs costs one reload a second even
+        # when reloads are quick; the file watcher paces itself (a stat poll every `watch`, then settling).
+        loop = asyncio.get_running_loop()
+        while self.reload_wanted and not self.stopping.is_set():
+            wait = self.last_reload_start + RELOAD_SPACING - loop.time()
+            if set(self.reload_wanted) != {"file"} and wait > 0:
+                await self._sleep(wait)
+                continue
+            wanted, self.reload_wanted = self.reload_wanted, {}
+            self.last_reload_start = loop.time()
+            await self.reload(",".join(sorted(wanted)), sorted({path for paths in wanted.values() for path in paths}))
 
     async def reload(self, trigger: str = "sighup", changed: Sequence[str] = ()) -> bool:
         """Re-read configuration and rules; on any error keep the running set and report it.
@@ -575,6 +770,8 @@ class Daemon:
                     hint="restart the daemon to switch databases",
                 )
                 settings = dataclasses.replace(settings, database=self.settings.database)
+            if (settings.concurrency, settings.per_host) != (self.slots.concurrency, self.slots.per_host):
+                self.slots = FetchSlots(settings.concurrency, settings.per_host)  # polls under way keep theirs
             if settings.fetch != self.settings.fetch:
                 assert self.fetcher is not None
                 self.retired_fetchers.append(self.fetcher)  # polls in flight still use it; closed at stop
@@ -626,7 +823,7 @@ class Daemon:
             changed = watch.changed_paths(self.watch_baseline, current)
             if self.stopping.is_set() or not changed:
                 continue
-            await self.reload("file", changed)
+            await self.request_reload("file", changed)
 
     # -- stop --------------------------------------------------------------------------------------------------
 
@@ -666,6 +863,8 @@ class Daemon:
         self.scheduler.shutdown(wait=False)
         if self.health_server is not None:
             await self.health_server.close()
+        if self.metrics_snapshot is not None:
+            await self.metrics_snapshot.close()
         for helper in helpers:
             helper.cancel()
         await asyncio.gather(*helpers, return_exceptions=True)

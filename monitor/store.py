@@ -22,6 +22,7 @@ Rules the code keeps:
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import secrets
@@ -40,7 +41,7 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from monitor.digest import RuleHistory
-from monitor.errors import DaemonReplaced, StoreError
+from monitor.errors import DaemonReplaced, DatabaseLostError, StoreError
 from monitor.model import Alert, Entry, FeedConfig, FeedState, Hit, Match, StoryReport
 from monitor.normalize import strip_html
 from monitor.redact import feed_display_name
@@ -411,6 +412,7 @@ class Store:
         # Who holds this store's claims on deliveries and its daemon row: host, pid and a random token (a pid
         # alone could be reused after a crash).
         self.owner = f"{socket.gethostname()}/{os.getpid()}/{secrets.token_hex(4)}"
+        self._files: dict[str, FileIdentity] | None = None  # see watch_files
 
     # -- opening -----------------------------------------------------------------------------------------
 
@@ -418,6 +420,7 @@ class Store:
     def open(cls, path: str | Path) -> Store:
         """Open (creating if needed) the database at `path`: parent directories, WAL, schema migrations."""
         path = Path(path)
+        refuse_leftovers(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -1407,6 +1410,7 @@ class Store:
             with self.db.atomic():
                 yield
             return
+        self.check_files()
         if durable:
             self.db.execute("PRAGMA synchronous = FULL")
         try:
@@ -1430,6 +1434,109 @@ class Store:
             raise StoreError(
                 f"cannot {action}: {error}", location=str(self.path), hint=_hint(error, self.path)
             ) from error
+
+    # -- the files under a running daemon ---------------------------------------------------------------
+
+    def watch_files(self) -> None:
+        """Remember which files (device and inode) the database, its WAL and shared memory are now.
+
+        From then on `check_files` runs before every write transaction, and the daemon calls it on each
+        heartbeat: a file deleted or replaced under an open connection is not an error SQLite reports (it
+        writes on into the deleted file), and a restart would then find an older database, or none.
+        """
+        self._files = {suffix: _file_identity(self.path, suffix) for suffix in _FILE_SUFFIXES}
+
+    def check_files(self) -> None:
+        """Raise DatabaseLostError when a file remembered by `watch_files` was deleted or replaced since (two
+        or three stat calls; nothing when not watching)."""
+        if self._files is None:
+            return
+        for suffix in ("", "-wal"):
+            remembered = self._files[suffix]
+            if remembered is None:  # no WAL (a filesystem without WAL support): nothing to compare
+                continue
+            current = _file_identity(self.path, suffix)
+            if current != remembered:
+                what = "deleted" if current is None else "replaced by another file"
+                name = "database file" if not suffix else f"database's {suffix.lstrip('-').upper()} file"
+                raise DatabaseLostError(f"the {name} was {what} while monitor had it open", location=str(self.path))
+
+    def salvage(self, now: datetime) -> str:
+        """After `check_files` failed: save what this connection still sees; say how, in a few words.
+
+        With the database file still in place (its WAL was lost) the WAL's content is written into it (a
+        checkpoint through the open WAL), so nothing is lost; otherwise a copy of the whole database goes to
+        PATH.rescued-STAMP beside it (VACUUM INTO), which `Store.open` points to until it is moved back.
+        """
+        assert self._files is not None
+        try:
+            if _file_identity(self.path, "") == self._files[""]:
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+                return f"what its WAL held was written into {self.path.name}, which is complete"
+            rescued = self.path.with_name(f"{self.path.name}.rescued-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}")
+            self.db.execute("VACUUM INTO ?", [str(rescued)])
+        except sqlite3.Error as error:
+            return f"it could not be saved: {error}"
+        return f"a complete copy was saved as {rescued}"
+
+    def remove_stale_files(self) -> list[str]:
+        """After closing a database whose file was deleted or replaced: delete its own WAL and shared-memory
+        files if they are still at the path (same inodes). They belong to the lost file, and SQLite would
+        replay that WAL into whatever database is put at the path next. Returns the names deleted."""
+        removed: list[str] = []
+        if self._files is None or _file_identity(self.path, "") == self._files[""]:
+            return removed
+        for suffix in ("-wal", "-shm"):
+            remembered = self._files[suffix]
+            if remembered is not None and _file_identity(self.path, suffix) == remembered:
+                try:
+                    os.unlink(f"{self.path}{suffix}")
+                except OSError:
+                    continue
+                removed.append(f"{self.path.name}{suffix}")
+        return removed
+
+
+FileIdentity = tuple[int, int] | None
+"""(device, inode) of a file, None when it does not exist."""
+
+_FILE_SUFFIXES = ("", "-wal", "-shm")
+
+
+def _file_identity(path: Path, suffix: str) -> FileIdentity:
+    try:
+        info = os.stat(f"{path}{suffix}")
+    except FileNotFoundError:
+        return None
+    return (info.st_dev, info.st_ino)
+
+
+def refuse_leftovers(path: Path) -> None:
+    """Raise DatabaseLostError ("no database at PATH") when the database file is missing but not its traces.
+
+    A WAL or shared-memory file without its database means the file was deleted (perhaps under a running
+    daemon): opening would create an empty database, and SQLite deletes a WAL found next to an empty file, so
+    even a read command would destroy the last of the data. A PATH.rescued-STAMP copy means a daemon lost the
+    file and saved its content there: starting afresh instead would alert on old entries again.
+    """
+    if path.exists():
+        return
+    rescued = sorted(glob.glob(glob.escape(str(path)) + ".rescued-*"))
+    if rescued:
+        raise DatabaseLostError(
+            f"no database at {path}, but the copy a daemon rescued from it is there: {rescued[-1]}",
+            location=str(path),
+            hint=f"move {Path(rescued[-1]).name} to {path.name} to carry on; to start afresh instead, delete it "
+            "(entries of the last `backfill` then alert again)",
+        )
+    traces = [f"{path.name}{suffix}" for suffix in ("-wal", "-shm") if os.path.exists(f"{path}{suffix}")]
+    if traces:
+        raise DatabaseLostError(
+            f"no database at {path}, but its {' and '.join(traces)} are there: the database file was deleted",
+            location=str(path),
+            hint=f"restore {path.name} from a backup; to start afresh instead, delete {' and '.join(traces)} "
+            "(entries of the last `backfill` then alert again)",
+        )
 
 
 _DAEMON_COLUMNS = frozenset(

@@ -8,6 +8,8 @@
         url = server.url("/rss")
         ...
         server.requests                            # all requests seen: RecordedRequest(method, path, headers)
+        server.spans                               # (start, end) monotonic times of each request handled
+        peak_overlap(a.spans + b.spans)            # the most requests in progress at once, across servers
 
 `Reply.chunks` are written one by one, `chunk_delay` seconds before each, with chunked transfer-encoding (or,
 with framing="close", without Content-Length and closing the connection at the end). A Content-Length given in
@@ -15,6 +17,7 @@ with framing="close", without Content-Length and closing the connection at the e
 the server's closing event and stop on a client disconnect, so `close()` is quick even with slow handlers.
 
 `silent_server()` listens but never answers; `refused_url()` names a port nobody listens on.
+`FeedServer(host="127.0.0.2")` listens on another loopback address: to a client, another host.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import base64
 import gzip as gzip_module
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -31,7 +35,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Literal
 
-__all__ = ["FeedServer", "RecordedRequest", "Reply", "refused_url", "silent_server"]
+__all__ = ["FeedServer", "RecordedRequest", "Reply", "peak_overlap", "refused_url", "silent_server"]
 
 
 @dataclass(frozen=True)
@@ -71,19 +75,20 @@ class _Feed:
 
 
 class FeedServer:
-    """A threaded HTTP/1.1 server on 127.0.0.1 (port 0) serving feeds and scripted replies."""
+    """A threaded HTTP/1.1 server on 127.0.0.1 (or another loopback `host`; port 0) serving feeds and replies."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self._lock = threading.Lock()
         self._routes: dict[str, Handler] = {}
         self._requests: list[RecordedRequest] = []
+        self._spans: list[tuple[float, float]] = []
         self._connections: set[socket.socket] = set()
         self.errors: list[BaseException] = []  # exceptions raised by route handlers (answered with 500)
         self.closing = threading.Event()
-        self._httpd = _Server(("127.0.0.1", 0), _RequestHandler)
+        self._httpd = _Server((host, 0), _RequestHandler)
         self._httpd.owner = self
         self._thread: threading.Thread | None = None
-        self.host = "127.0.0.1"
+        self.host = host
         self.port = int(self._httpd.server_address[1])
 
     # -- lifecycle --------------------------------------------------------------------------------------
@@ -132,6 +137,17 @@ class FeedServer:
     def requests(self) -> list[RecordedRequest]:
         with self._lock:
             return list(self._requests)
+
+    @property
+    def spans(self) -> list[tuple[float, float]]:
+        """(start, end) time.monotonic() of every request answered: from its headers read to its reply sent."""
+        with self._lock:
+            return list(self._spans)
+
+    @property
+    def peak_concurrency(self) -> int:
+        """The most requests this server had in progress at once."""
+        return peak_overlap(self.spans)
 
     def requests_to(self, path: str) -> list[RecordedRequest]:
         return [request for request in self.requests if request.path == path]
@@ -186,6 +202,14 @@ class FeedServer:
     # -- server side ------------------------------------------------------------------------------------
 
     def _handle(self, handler: _RequestHandler) -> None:
+        started = time.monotonic()
+        try:
+            self._answer(handler)
+        finally:
+            with self._lock:
+                self._spans.append((started, time.monotonic()))
+
+    def _answer(self, handler: _RequestHandler) -> None:
         headers: dict[str, str] = {}
         for name, value in handler.headers.items():
             key = name.lower()
@@ -330,6 +354,16 @@ def _not_modified_since(last_modified: str, since: str) -> bool:
         return parsedate_to_datetime(last_modified) <= parsedate_to_datetime(since)
     except (TypeError, ValueError):
         return last_modified == since
+
+
+def peak_overlap(spans: list[tuple[float, float]]) -> int:
+    """The largest number of (start, end) spans that overlap at one moment."""
+    events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans], key=lambda e: (e[0], e[1]))
+    peak = current = 0
+    for _, change in events:
+        current += change
+        peak = max(peak, current)
+    return peak
 
 
 @contextmanager

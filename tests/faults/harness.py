@@ -196,10 +196,11 @@ def _read(handle: IO[bytes]) -> str:
 class DaemonProcess:
     """`monitor --config CONFIG run` as a real process; stderr (the log) goes to a file that can be waited on.
 
-    `cpus` pins it to that many CPUs (through the LIMITS exec wrapper, so its pid stays the daemon's).
+    `cpus` pins it to that many CPUs (through the LIMITS exec wrapper, so its pid stays the daemon's); `env`
+    adds variables to its environment.
     """
 
-    def __init__(self, config: Path, log: Path, *, cpus: int | None = None) -> None:
+    def __init__(self, config: Path, log: Path, *, cpus: int | None = None, env: dict[str, str] | None = None) -> None:
         self.log = log
         self._log_handle = log.open("ab")
         self.started = time.monotonic()
@@ -209,7 +210,7 @@ class DaemonProcess:
         self.process = subprocess.Popen(
             command,
             cwd=config.parent,
-            env=monitor_env(),
+            env={**monitor_env(), **(env or {})},
             stdout=subprocess.DEVNULL,
             stderr=self._log_handle,
         )
