@@ -19,9 +19,8 @@ from typing import Any, TypeVar
 
 import click
 
-from monitor import __version__, log
+from monitor import __version__, jsonout, log
 from monitor.errors import EXIT_RULE_EXAMPLES, EXIT_UNDELIVERED, ConfigError, MonitorError, SourceError
-from monitor.model import Alert, FeedState, Match
 
 EXIT_INTERNAL = 70
 F = TypeVar("F", bound=Callable[..., Any])
@@ -125,22 +124,8 @@ def run(ctx: click.Context, once: bool, force: bool, as_json: bool) -> None:
     alerts = sum(outcome.alerts for outcome in report.outcomes)
     if as_json:
         for outcome in report.outcomes:
-            click.echo(json.dumps({"type": "feed", **outcome.__dict__}, ensure_ascii=False))
-        summary = {
-            "type": "summary",
-            "feeds": len(report.outcomes),
-            **{f"feeds_{status}": number for status, number in counts.items()},
-            "new_entries": new,
-            "alerts": alerts,
-            "delivered": delivery.sent,
-            "to_retry": delivery.failed,
-            "dead": delivery.dead,
-            "held": delivery.held,
-            "cut_off": delivery.cut_off,
-            "sent_by_another_process": delivery.held_elsewhere,
-            "failing_targets": delivery.failing_targets,
-        }
-        click.echo(json.dumps(summary, ensure_ascii=False))
+            _echo_json(jsonout.feed_outcome(outcome))
+        _echo_json(jsonout.run_summary(report.outcomes, delivery))
     for outcome in report.outcomes:
         if outcome.status == "error":
             click.echo(f"monitor: {outcome.error}", err=True)
@@ -213,7 +198,7 @@ def match(ctx: click.Context, sources: tuple[str, ...], rules_dir: Path | None, 
             if not found and not show_all:
                 continue
             if as_json:
-                click.echo(json.dumps(_match_json(shown, entry, found), ensure_ascii=False))
+                _echo_json(jsonout.match_result(shown, entry, found))
             else:
                 rows.append(
                     [
@@ -277,38 +262,6 @@ def _read_source(source: str, fetch_settings: Any) -> list[Any]:
         hint = f"the page links to a feed: {parsed.feed_links[0]}" if parsed.feed_links else None
         raise SourceError("not an RSS or Atom feed", location=shown, hint=hint)
     return list(parsed.entries)
-
-
-def _match_json(source: str, entry: Any, found: Sequence[Match]) -> dict[str, Any]:
-    return {
-        "source": source,
-        "id": entry.entry_id,
-        "link": entry.link,
-        "title": entry.title,
-        "published": entry.published.isoformat() if entry.published else None,
-        "matches": [
-            {
-                "rule": m.rule,
-                "severity": m.severity,
-                "score": round(m.score, 1),
-                "matched": m.matched,
-                "hits": [
-                    {
-                        "term": h.term,
-                        "kind": h.kind,
-                        "alias": h.alias,
-                        "field": h.field,
-                        "start": h.start,
-                        "end": h.end,
-                        "text": h.text,
-                        "score": round(h.score, 1),
-                    }
-                    for h in m.hits
-                ],
-            }
-            for m in found
-        ],
-    }
 
 
 @cli.group()
@@ -392,19 +345,7 @@ def _history_check(ctx: click.Context, ruleset: Any, since: str, as_json: bool) 
     broad = [rule for rule in report.rules if rule.too_broad(report.entries)]
     if as_json:
         for rule in report.rules:
-            click.echo(
-                json.dumps(
-                    {
-                        "rule": rule.rule,
-                        "alerts": rule.alerts,
-                        "entries": report.entries,
-                        "share": round(rule.share(report.entries), 4),
-                        "too_broad": rule.too_broad(report.entries),
-                        "samples": rule.samples,
-                    },
-                    ensure_ascii=False,
-                )
-            )
+            _echo_json(jsonout.rule_history(rule, report.entries))
     else:
         rows = [
             [
@@ -447,7 +388,7 @@ def rules_test(ctx: click.Context, directory: Path | None, as_json: bool) -> Non
     failed = [result for result in results if result.matched != result.should_match]
     if as_json:
         for result in results:
-            click.echo(json.dumps({**result.__dict__, "ok": result.matched == result.should_match}, ensure_ascii=False))
+            _echo_json(jsonout.example_result(result))
     else:
         for result in failed:
             expected = "should match" if result.should_match else "should not match"
@@ -478,7 +419,7 @@ def feeds(ctx: click.Context, as_json: bool) -> None:
         store.close()
     if as_json:
         for state in states:
-            click.echo(json.dumps(_feed_json(state), ensure_ascii=False))
+            _echo_json(jsonout.feed_state(state))
         return
     rows = [
         [
@@ -492,17 +433,6 @@ def feeds(ctx: click.Context, as_json: bool) -> None:
         for state in states
     ]
     click.echo(format_table(["FEED", "STATUS", "LAST SUCCESS", "LAST ERROR", "ENTRIES", "NEXT CHECK"], rows))
-
-
-def _feed_json(state: FeedState) -> dict[str, Any]:
-    from monitor.redact import redact_url
-
-    data = dict(state.__dict__)
-    for key, value in data.items():
-        if isinstance(value, datetime):
-            data[key] = value.isoformat()
-    data["config_url"], data["url"] = redact_url(state.config_url), redact_url(state.url)
-    return data
 
 
 def _settings_without_secrets(ctx: click.Context) -> Any:
@@ -596,11 +526,14 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
     Reads the heartbeat row the daemon keeps in the database. Exit 0 when the daemon is alive, 1 when not.
     """
-    from monitor.health import gather_status, render_status, status_json
+    from monitor.health import gather_status, render_status
 
     settings = _settings_without_secrets(ctx)
     report = gather_status(settings.database, datetime.now(UTC))
-    click.echo(json.dumps(status_json(report), ensure_ascii=False) if as_json else render_status(report))
+    if as_json:
+        _echo_json(jsonout.status(report))
+    else:
+        click.echo(render_status(report))
     if not report.alive:
         sys.exit(1)
 
@@ -638,8 +571,7 @@ def replay(ctx: click.Context, rules_dir: Path | None, since: str, as_json: bool
             report = run_replay(store, matcher, start, on_entry=step)
     if as_json:
         for change in report.changes:
-            record = {**change.__dict__, "first_seen": change.first_seen.isoformat(), "matched": list(change.matched)}
-            click.echo(json.dumps(record, ensure_ascii=False))
+            _echo_json(jsonout.replay_change(change))
     elif report.changes:
         rows = [
             [
@@ -682,27 +614,13 @@ def alerts(
         found = store.search_alerts(since=_since(since), rules=rule_names, text=search, limit=limit)
     if as_json:
         for alert in found:
-            click.echo(json.dumps(_alert_json(alert), ensure_ascii=False))
+            _echo_json(jsonout.alert(alert))
         return
     rows = [
         [_when(alert.created_at), alert.severity, alert.rule, _clip(alert.feed_name, 20), _clip(alert.title, 60)]
         for alert in found
     ]
     click.echo(format_table(["CREATED", "SEVERITY", "RULE", "FEED", "TITLE"], rows))
-
-
-def _alert_json(alert: Alert) -> dict[str, Any]:
-    return {
-        "id": alert.alert_id,
-        "created_at": alert.created_at.isoformat() if alert.created_at else None,
-        "rule": alert.rule,
-        "severity": alert.severity,
-        "title": alert.title,
-        "link": alert.link,
-        "feed": alert.feed_name,
-        "published": alert.published.isoformat() if alert.published else None,
-        "matched": list(alert.matched),
-    }
 
 
 @alerts.command("dead")
@@ -722,7 +640,7 @@ def alerts_dead(ctx: click.Context, limit: int, as_json: bool) -> None:
         dead = store.dead_deliveries(limit=limit)
     if as_json:
         for delivery in dead:
-            click.echo(json.dumps(_dead_json(delivery, displays), ensure_ascii=False))
+            _echo_json(jsonout.dead_delivery(delivery, displays.get(delivery.target)))
         return
     if not dead:
         click.echo("no dead deliveries", err=True)
@@ -740,19 +658,6 @@ def alerts_dead(ctx: click.Context, limit: int, as_json: bool) -> None:
         for delivery in dead
     ]
     click.echo(format_table(["ID", "TARGET", "ATTEMPTS", "LAST TRY", "LAST ERROR", "RULE", "TITLE"], rows))
-
-
-def _dead_json(delivery: Any, displays: dict[str, str]) -> dict[str, Any]:
-    return {
-        "delivery_id": delivery.delivery_id,
-        "target": delivery.target,
-        "target_url": displays.get(delivery.target),
-        "attempts": delivery.attempts,
-        "last_error": delivery.last_error,
-        "last_attempt_at": delivery.last_attempt_at.isoformat() if delivery.last_attempt_at else None,
-        "queued_at": delivery.queued_at.isoformat() if delivery.queued_at else None,
-        "alert": _alert_json(delivery.alert),
-    }
 
 
 @alerts.command("retry")
@@ -845,6 +750,11 @@ def seed(
     ruleset, errors = rules_from_text(draft.text, written)
     if ruleset is not None and not errors:
         _history_check(ctx, ruleset, history, as_json)
+
+
+def _echo_json(record: dict[str, Any]) -> None:
+    """One JSON line on stdout (non-ASCII text as is); the record comes from monitor.jsonout."""
+    click.echo(json.dumps(record, ensure_ascii=False))
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -41,7 +41,7 @@ from typing import Any, TextIO
 import apprise
 from apprise import AppriseAsset, NotifyFormat
 
-from monitor import redact
+from monitor import jsonout, redact
 from monitor.errors import ConfigError
 from monitor.model import TargetConfig
 from monitor.render import Message
@@ -150,7 +150,7 @@ class Notifier:
     def _print(self, message: Message) -> SendResult:
         stream = self._console if self._console is not None else sys.stdout
         if self._console_json:
-            line = json.dumps({"type": "alert", "title": message.title, "text": message.text}, ensure_ascii=False)
+            line = json.dumps(jsonout.console_alert(message.title, message.text), ensure_ascii=False)
         else:
             line = message.text
         try:
