@@ -1,9 +1,10 @@
 """The `monitor` command line (click): the one place that turns errors into messages and exit codes.
 
 Commands stay thin: they load settings, call the service, pipeline or store, and print tables for people or
-JSON lines for scripts. Exit codes (also in `monitor --help` and docs/cli.md):
-0 success; 1 a run or source failed; 2 bad configuration, rules or usage; 3 database error;
-4 `rules test` examples failed; 70 internal error (a bug: please report it).
+JSON lines for scripts (built by monitor.jsonout, documented in docs/json.md). Exit codes (also in
+`monitor --help`, docs/cli.md and README.md): 0 success; 1 a run or source failed; 2 bad configuration, rules or
+usage; 3 database error; 4 `rules test` examples failed; 5 `run --once`: a target failed or an alert was given up;
+70 internal error (a bug: please report it).
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def _log_level(verbose: int, quiet: bool) -> int:
 @click.group(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="Exit codes: 0 ok, 1 run or source failed, 2 bad configuration/rules/usage, 3 database error, "
-    "4 rule examples failed, 70 internal error. Docs: README.md and docs/.",
+    "4 rule examples failed, 5 run --once: a target failed or an alert was given up, 70 internal error. "
+    "Docs: README.md and docs/ (docs/cli.md: every command's help; docs/json.md: every --json output).",
 )
 @click.option(
     "--config",
@@ -82,7 +84,12 @@ def _run_command(ctx: click.Context) -> Context:
 @cli.command()
 @click.option("--once", is_flag=True, help="Poll every feed once, deliver queued alerts, exit.")
 @click.option("--force", is_flag=True, help="With --once: also poll feeds that are backing off after errors.")
-@click.option("--json", "as_json", is_flag=True, help="With --once: print one JSON line per feed polled.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="With --once: stdout is JSON lines only: one per feed polled, per alert printed, and a summary.",
+)
 @click.pass_context
 def run(ctx: click.Context, once: bool, force: bool, as_json: bool) -> None:
     """Run the daemon (or a single poll with --once).
