@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
@@ -24,7 +24,6 @@ from monitor import __version__, jsonout, log
 from monitor.errors import EXIT_RULE_EXAMPLES, EXIT_UNDELIVERED, ConfigError, MonitorError, SourceError
 
 EXIT_INTERNAL = 70
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Context:

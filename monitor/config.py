@@ -21,9 +21,6 @@ from monitor.model import SEVERITIES, FeedConfig, FetchSettings, TargetConfig
 from monitor.redact import feed_display_name, redact_url
 from monitor.tomlfile import TomlLines, load_toml, location
 
-DEFAULT_SEARCH = ("./monitor.toml", "$MONITOR_CONFIG", "/etc/monitor/monitor.toml")
-"""Where the configuration is looked for when --config is not given, in this order."""
-
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
 _ZERO = re.compile(r"0+(?:\.0*)?")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

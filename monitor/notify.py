@@ -74,17 +74,6 @@ def mask_url(url: str) -> str:
     return redact.target_display(url, privacy)
 
 
-def check_target_url(url: str) -> str | None:
-    """None if apprise can load `url` as a notification target, else a one-line reason without secrets."""
-    if not url.strip():
-        return "empty URL"
-    plugin, logged = _instantiate_quietly(url)
-    if plugin is not None:
-        return None
-    reason = "; ".join(dict.fromkeys(line for line in logged if line)) or "unknown scheme or bad syntax"
-    return redact.scrub(f"apprise cannot load the URL: {reason}", redact.target_secrets(url, mask_url(url)))
-
-
 class Notifier:
     """Sends `Message`s to the configured targets, by target name.
 
