@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from monitor import __version__, jsonout, log
+from monitor import __version__, log
 from monitor.errors import EXIT_RULE_EXAMPLES, EXIT_UNDELIVERED, ConfigError, MonitorError, SourceError
 
 EXIT_INTERNAL = 70
@@ -116,6 +116,7 @@ def run(ctx: click.Context, once: bool, force: bool, as_json: bool) -> None:
 
         sys.exit(asyncio.run(daemon.run()))
 
+    from monitor import jsonout
     from monitor.service import run_once
 
     with _progress(len([feed for feed in settings.feeds if feed.enabled]), "Polling feeds", obj.quiet) as step:
@@ -180,6 +181,7 @@ def match(ctx: click.Context, sources: tuple[str, ...], rules_dir: Path | None, 
     """
     obj = _run_command(ctx)
     log.setup(_log_level(obj.verbose, obj.quiet))
+    from monitor import jsonout
     from monitor.match import Matcher
     from monitor.model import FetchSettings
     from monitor.redact import redact_url
@@ -318,6 +320,7 @@ def rules_check(ctx: click.Context, directory: Path | None, history: str | None,
 
 def _history_check(ctx: click.Context, ruleset: Any, since: str, as_json: bool) -> None:
     """The rules of `ruleset` over the stored entries: a table (or JSON lines), too broad rules marked."""
+    from monitor import jsonout
     from monitor.match import Matcher
     from monitor.replay import BROAD_SHARE, rule_history
     from monitor.store import Store
@@ -386,6 +389,7 @@ def _history_check(ctx: click.Context, ruleset: Any, since: str, as_json: bool) 
 @click.pass_context
 def rules_test(ctx: click.Context, directory: Path | None, as_json: bool) -> None:
     """Run every rule's must-match / must-not-match examples. Exit 4 if any fails."""
+    from monitor import jsonout
     from monitor.match import Matcher
     from monitor.rules import load_rules, run_examples
 
@@ -424,6 +428,8 @@ def feeds(ctx: click.Context, as_json: bool) -> None:
     finally:
         store.close()
     if as_json:
+        from monitor import jsonout
+
         for state in states:
             _echo_json(jsonout.feed_state(state))
         return
@@ -532,6 +538,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
     Reads the heartbeat row the daemon keeps in the database. Exit 0 when the daemon is alive, 1 when not.
     """
+    from monitor import jsonout
     from monitor.health import gather_status, render_status
 
     settings = _settings_without_secrets(ctx)
@@ -560,6 +567,7 @@ def replay(ctx: click.Context, rules_dir: Path | None, since: str, as_json: bool
     Only reads the database: nothing is stored or sent. "+" rows would have alerted with these rules and did
     not; "-" rows matched when they arrived and would not now.
     """
+    from monitor import jsonout
     from monitor.match import Matcher
     from monitor.replay import replay as run_replay
     from monitor.rules import load_rules
@@ -619,6 +627,8 @@ def alerts(
     with Store.open(settings.database) as store:
         found = store.search_alerts(since=_since(since), rules=rule_names, text=search, limit=limit)
     if as_json:
+        from monitor import jsonout
+
         for alert in found:
             _echo_json(jsonout.alert(alert))
         return
@@ -645,6 +655,8 @@ def alerts_dead(ctx: click.Context, limit: int, as_json: bool) -> None:
     with Store.open(settings.database) as store:
         dead = store.dead_deliveries(limit=limit)
     if as_json:
+        from monitor import jsonout
+
         for delivery in dead:
             _echo_json(jsonout.dead_delivery(delivery, displays.get(delivery.target)))
         return
