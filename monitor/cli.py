@@ -1,9 +1,10 @@
 """The `monitor` command line (click): the one place that turns errors into messages and exit codes.
 
 Commands stay thin: they load settings, call the service, pipeline or store, and print tables for people or
-JSON lines for scripts. Exit codes (also in `monitor --help` and docs/cli.md):
-0 success; 1 a run or source failed; 2 bad configuration, rules or usage; 3 database error;
-4 `rules test` examples failed; 70 internal error (a bug: please report it).
+JSON lines for scripts (built by monitor.jsonout, documented in docs/json.md). Exit codes (also in
+`monitor --help`, docs/cli.md and README.md): 0 success; 1 a run or source failed; 2 bad configuration, rules or
+usage; 3 database error; 4 `rules test` examples failed; 5 `run --once`: a target failed or an alert was given up;
+70 internal error (a bug: please report it).
 """
 
 from __future__ import annotations
@@ -15,16 +16,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from monitor import __version__, log
 from monitor.errors import EXIT_RULE_EXAMPLES, EXIT_UNDELIVERED, ConfigError, MonitorError, SourceError
-from monitor.model import Alert, FeedState, Match
 
 EXIT_INTERNAL = 70
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Context:
@@ -57,7 +56,8 @@ def _log_level(verbose: int, quiet: bool) -> int:
 @click.group(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="Exit codes: 0 ok, 1 run or source failed, 2 bad configuration/rules/usage, 3 database error, "
-    "4 rule examples failed, 70 internal error. Docs: README.md and docs/.",
+    "4 rule examples failed, 5 run --once: a target failed or an alert was given up, 70 internal error. "
+    "Docs: README.md and docs/ (docs/cli.md: every command's help; docs/json.md: every --json output).",
 )
 @click.option(
     "--config",
@@ -83,7 +83,12 @@ def _run_command(ctx: click.Context) -> Context:
 @cli.command()
 @click.option("--once", is_flag=True, help="Poll every feed once, deliver queued alerts, exit.")
 @click.option("--force", is_flag=True, help="With --once: also poll feeds that are backing off after errors.")
-@click.option("--json", "as_json", is_flag=True, help="With --once: print one JSON line per feed polled.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="With --once: stdout is JSON lines only: one per feed polled, per alert printed, and a summary.",
+)
 @click.pass_context
 def run(ctx: click.Context, once: bool, force: bool, as_json: bool) -> None:
     """Run the daemon (or a single poll with --once).
@@ -111,6 +116,7 @@ def run(ctx: click.Context, once: bool, force: bool, as_json: bool) -> None:
 
         sys.exit(asyncio.run(daemon.run()))
 
+    from monitor import jsonout
     from monitor.service import run_once
 
     with _progress(len([feed for feed in settings.feeds if feed.enabled]), "Polling feeds", obj.quiet) as step:
@@ -125,22 +131,8 @@ def run(ctx: click.Context, once: bool, force: bool, as_json: bool) -> None:
     alerts = sum(outcome.alerts for outcome in report.outcomes)
     if as_json:
         for outcome in report.outcomes:
-            click.echo(json.dumps({"type": "feed", **outcome.__dict__}, ensure_ascii=False))
-        summary = {
-            "type": "summary",
-            "feeds": len(report.outcomes),
-            **{f"feeds_{status}": number for status, number in counts.items()},
-            "new_entries": new,
-            "alerts": alerts,
-            "delivered": delivery.sent,
-            "to_retry": delivery.failed,
-            "dead": delivery.dead,
-            "held": delivery.held,
-            "cut_off": delivery.cut_off,
-            "sent_by_another_process": delivery.held_elsewhere,
-            "failing_targets": delivery.failing_targets,
-        }
-        click.echo(json.dumps(summary, ensure_ascii=False))
+            _echo_json(jsonout.feed_outcome(outcome))
+        _echo_json(jsonout.run_summary(report.outcomes, delivery))
     for outcome in report.outcomes:
         if outcome.status == "error":
             click.echo(f"monitor: {outcome.error}", err=True)
@@ -189,6 +181,7 @@ def match(ctx: click.Context, sources: tuple[str, ...], rules_dir: Path | None, 
     """
     obj = _run_command(ctx)
     log.setup(_log_level(obj.verbose, obj.quiet))
+    from monitor import jsonout
     from monitor.match import Matcher
     from monitor.model import FetchSettings
     from monitor.redact import redact_url
@@ -213,7 +206,7 @@ def match(ctx: click.Context, sources: tuple[str, ...], rules_dir: Path | None, 
             if not found and not show_all:
                 continue
             if as_json:
-                click.echo(json.dumps(_match_json(shown, entry, found), ensure_ascii=False))
+                _echo_json(jsonout.match_result(shown, entry, found))
             else:
                 rows.append(
                     [
@@ -279,38 +272,6 @@ def _read_source(source: str, fetch_settings: Any) -> list[Any]:
     return list(parsed.entries)
 
 
-def _match_json(source: str, entry: Any, found: Sequence[Match]) -> dict[str, Any]:
-    return {
-        "source": source,
-        "id": entry.entry_id,
-        "link": entry.link,
-        "title": entry.title,
-        "published": entry.published.isoformat() if entry.published else None,
-        "matches": [
-            {
-                "rule": m.rule,
-                "severity": m.severity,
-                "score": round(m.score, 1),
-                "matched": m.matched,
-                "hits": [
-                    {
-                        "term": h.term,
-                        "kind": h.kind,
-                        "alias": h.alias,
-                        "field": h.field,
-                        "start": h.start,
-                        "end": h.end,
-                        "text": h.text,
-                        "score": round(h.score, 1),
-                    }
-                    for h in m.hits
-                ],
-            }
-            for m in found
-        ],
-    }
-
-
 @cli.group()
 def rules() -> None:
     """Check and test watch rule files."""
@@ -359,6 +320,7 @@ def rules_check(ctx: click.Context, directory: Path | None, history: str | None,
 
 def _history_check(ctx: click.Context, ruleset: Any, since: str, as_json: bool) -> None:
     """The rules of `ruleset` over the stored entries: a table (or JSON lines), too broad rules marked."""
+    from monitor import jsonout
     from monitor.match import Matcher
     from monitor.replay import BROAD_SHARE, rule_history
     from monitor.store import Store
@@ -392,19 +354,7 @@ def _history_check(ctx: click.Context, ruleset: Any, since: str, as_json: bool) 
     broad = [rule for rule in report.rules if rule.too_broad(report.entries)]
     if as_json:
         for rule in report.rules:
-            click.echo(
-                json.dumps(
-                    {
-                        "rule": rule.rule,
-                        "alerts": rule.alerts,
-                        "entries": report.entries,
-                        "share": round(rule.share(report.entries), 4),
-                        "too_broad": rule.too_broad(report.entries),
-                        "samples": rule.samples,
-                    },
-                    ensure_ascii=False,
-                )
-            )
+            _echo_json(jsonout.rule_history(rule, report.entries))
     else:
         rows = [
             [
@@ -439,6 +389,7 @@ def _history_check(ctx: click.Context, ruleset: Any, since: str, as_json: bool) 
 @click.pass_context
 def rules_test(ctx: click.Context, directory: Path | None, as_json: bool) -> None:
     """Run every rule's must-match / must-not-match examples. Exit 4 if any fails."""
+    from monitor import jsonout
     from monitor.match import Matcher
     from monitor.rules import load_rules, run_examples
 
@@ -447,7 +398,7 @@ def rules_test(ctx: click.Context, directory: Path | None, as_json: bool) -> Non
     failed = [result for result in results if result.matched != result.should_match]
     if as_json:
         for result in results:
-            click.echo(json.dumps({**result.__dict__, "ok": result.matched == result.should_match}, ensure_ascii=False))
+            _echo_json(jsonout.example_result(result))
     else:
         for result in failed:
             expected = "should match" if result.should_match else "should not match"
@@ -477,8 +428,10 @@ def feeds(ctx: click.Context, as_json: bool) -> None:
     finally:
         store.close()
     if as_json:
+        from monitor import jsonout
+
         for state in states:
-            click.echo(json.dumps(_feed_json(state), ensure_ascii=False))
+            _echo_json(jsonout.feed_state(state))
         return
     rows = [
         [
@@ -492,17 +445,6 @@ def feeds(ctx: click.Context, as_json: bool) -> None:
         for state in states
     ]
     click.echo(format_table(["FEED", "STATUS", "LAST SUCCESS", "LAST ERROR", "ENTRIES", "NEXT CHECK"], rows))
-
-
-def _feed_json(state: FeedState) -> dict[str, Any]:
-    from monitor.redact import redact_url
-
-    data = dict(state.__dict__)
-    for key, value in data.items():
-        if isinstance(value, datetime):
-            data[key] = value.isoformat()
-    data["config_url"], data["url"] = redact_url(state.config_url), redact_url(state.url)
-    return data
 
 
 def _settings_without_secrets(ctx: click.Context) -> Any:
@@ -596,11 +538,15 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
     Reads the heartbeat row the daemon keeps in the database. Exit 0 when the daemon is alive, 1 when not.
     """
-    from monitor.health import gather_status, render_status, status_json
+    from monitor import jsonout
+    from monitor.health import gather_status, render_status
 
     settings = _settings_without_secrets(ctx)
     report = gather_status(settings.database, datetime.now(UTC))
-    click.echo(json.dumps(status_json(report), ensure_ascii=False) if as_json else render_status(report))
+    if as_json:
+        _echo_json(jsonout.status(report))
+    else:
+        click.echo(render_status(report))
     if not report.alive:
         sys.exit(1)
 
@@ -621,6 +567,7 @@ def replay(ctx: click.Context, rules_dir: Path | None, since: str, as_json: bool
     Only reads the database: nothing is stored or sent. "+" rows would have alerted with these rules and did
     not; "-" rows matched when they arrived and would not now.
     """
+    from monitor import jsonout
     from monitor.match import Matcher
     from monitor.replay import replay as run_replay
     from monitor.rules import load_rules
@@ -638,8 +585,7 @@ def replay(ctx: click.Context, rules_dir: Path | None, since: str, as_json: bool
             report = run_replay(store, matcher, start, on_entry=step)
     if as_json:
         for change in report.changes:
-            record = {**change.__dict__, "first_seen": change.first_seen.isoformat(), "matched": list(change.matched)}
-            click.echo(json.dumps(record, ensure_ascii=False))
+            _echo_json(jsonout.replay_change(change))
     elif report.changes:
         rows = [
             [
@@ -681,28 +627,16 @@ def alerts(
     with Store.open(settings.database) as store:
         found = store.search_alerts(since=_since(since), rules=rule_names, text=search, limit=limit)
     if as_json:
+        from monitor import jsonout
+
         for alert in found:
-            click.echo(json.dumps(_alert_json(alert), ensure_ascii=False))
+            _echo_json(jsonout.alert(alert))
         return
     rows = [
         [_when(alert.created_at), alert.severity, alert.rule, _clip(alert.feed_name, 20), _clip(alert.title, 60)]
         for alert in found
     ]
     click.echo(format_table(["CREATED", "SEVERITY", "RULE", "FEED", "TITLE"], rows))
-
-
-def _alert_json(alert: Alert) -> dict[str, Any]:
-    return {
-        "id": alert.alert_id,
-        "created_at": alert.created_at.isoformat() if alert.created_at else None,
-        "rule": alert.rule,
-        "severity": alert.severity,
-        "title": alert.title,
-        "link": alert.link,
-        "feed": alert.feed_name,
-        "published": alert.published.isoformat() if alert.published else None,
-        "matched": list(alert.matched),
-    }
 
 
 @alerts.command("dead")
@@ -721,8 +655,10 @@ def alerts_dead(ctx: click.Context, limit: int, as_json: bool) -> None:
     with Store.open(settings.database) as store:
         dead = store.dead_deliveries(limit=limit)
     if as_json:
+        from monitor import jsonout
+
         for delivery in dead:
-            click.echo(json.dumps(_dead_json(delivery, displays), ensure_ascii=False))
+            _echo_json(jsonout.dead_delivery(delivery, displays.get(delivery.target)))
         return
     if not dead:
         click.echo("no dead deliveries", err=True)
@@ -740,19 +676,6 @@ def alerts_dead(ctx: click.Context, limit: int, as_json: bool) -> None:
         for delivery in dead
     ]
     click.echo(format_table(["ID", "TARGET", "ATTEMPTS", "LAST TRY", "LAST ERROR", "RULE", "TITLE"], rows))
-
-
-def _dead_json(delivery: Any, displays: dict[str, str]) -> dict[str, Any]:
-    return {
-        "delivery_id": delivery.delivery_id,
-        "target": delivery.target,
-        "target_url": displays.get(delivery.target),
-        "attempts": delivery.attempts,
-        "last_error": delivery.last_error,
-        "last_attempt_at": delivery.last_attempt_at.isoformat() if delivery.last_attempt_at else None,
-        "queued_at": delivery.queued_at.isoformat() if delivery.queued_at else None,
-        "alert": _alert_json(delivery.alert),
-    }
 
 
 @alerts.command("retry")
@@ -845,6 +768,11 @@ def seed(
     ruleset, errors = rules_from_text(draft.text, written)
     if ruleset is not None and not errors:
         _history_check(ctx, ruleset, history, as_json)
+
+
+def _echo_json(record: dict[str, Any]) -> None:
+    """One JSON line on stdout (non-ASCII text as is); the record comes from monitor.jsonout."""
+    click.echo(json.dumps(record, ensure_ascii=False))
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -21,10 +21,8 @@ from monitor.model import SEVERITIES, FeedConfig, FetchSettings, TargetConfig
 from monitor.redact import feed_display_name, redact_url
 from monitor.tomlfile import TomlLines, load_toml, location
 
-DEFAULT_SEARCH = ("./monitor.toml", "$MONITOR_CONFIG", "/etc/monitor/monitor.toml")
-"""Where the configuration is looked for when --config is not given, in this order."""
-
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
+_ZERO = re.compile(r"0+(?:\.0*)?")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2, "gb": 1000**3, "gib": 1024**3}
@@ -439,7 +437,10 @@ def expand_env(value: str, env: Mapping[str, str], where: str) -> str:
 
 
 def parse_duration(value: object) -> float | None:
-    """Seconds from 90, "90s", "10m", "1h30m", "24h", "7d" or "2w"; None if it is not a duration."""
+    """Seconds from 90, "90s", "10m", "1h30m", "24h", "7d" or "2w"; None if it is not a duration.
+
+    "0" needs no unit (zero is zero in any): `[stories] window = "0"` turns grouping off, as documented.
+    """
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -449,6 +450,8 @@ def parse_duration(value: object) -> float | None:
     text = value.strip().lower().replace(" ", "")
     if not text:
         return None
+    if _ZERO.fullmatch(text):
+        return 0.0
     position, total = 0, 0.0
     for part in _DURATION.finditer(text):
         if part.start() != position:

@@ -100,10 +100,6 @@ class FetchError(MonitorError):
         self.retry_after = retry_after
 
 
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_STORE = 3
 EXIT_RULE_EXAMPLES = 4
 EXIT_DATABASE_LOST = 5
 EXIT_UNDELIVERED = 6  # run --once: alerts a target did not take (they stay queued, or are dead)

@@ -28,7 +28,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import sqlite_utils
 
@@ -197,44 +196,6 @@ def render_status(report: StatusReport) -> str:
         lines.append(f"health    http://{daemon.health}/metrics  http://{daemon.health}/healthz")
     lines.append(f"database  {report.database}")
     return "\n".join(lines)
-
-
-def status_json(report: StatusReport) -> dict[str, Any]:
-    """`monitor status --json`: the same facts as one JSON object."""
-    daemon = report.daemon
-    return {
-        "alive": report.alive,
-        "why": report.why,
-        "database": report.database,
-        "daemon": None
-        if daemon is None
-        else {
-            "pid": daemon.pid,
-            "hostname": daemon.hostname,
-            "started_at": _iso(daemon.started_at),
-            "heartbeat": _iso(daemon.heartbeat),
-            "stopped_at": _iso(daemon.stopped_at),
-            "config": daemon.config,
-            "feeds": daemon.feeds,
-            "rules": daemon.rules,
-            "rules_loaded_at": _iso(daemon.rules_loaded_at),
-            "last_reload_at": _iso(daemon.last_reload_at),
-            "last_reload_error": daemon.last_reload_error,
-            "last_poll_at": _iso(daemon.last_poll_at),
-            "polls": daemon.polls,
-            "health": daemon.health,
-        },
-        "feeds": {
-            "ok": report.feeds_ok,
-            "failing": report.feeds_failing,
-            "disabled": report.feeds_disabled,
-            "last_poll": _iso(report.last_poll),
-        },
-        "deliveries": report.deliveries,
-        "queue_depth": report.deliveries.get("pending", 0),
-        "dead_letters": report.deliveries.get("dead", 0),
-        "alerts": report.alerts,
-    }
 
 
 # -- metrics ---------------------------------------------------------------------------------------------------

@@ -128,7 +128,8 @@ ENTRY_FIELDS = ("title", "summary", "content")
 class Hit:
     """One term found in one field: which alias matched, where, and how well.
 
-    `start`/`end` are character offsets into the original field text (`Entry.<field>`), `text` is that slice.
+    `start`/`end` are character offsets into the text the matcher searched: the title as given, the summary or
+    content after `normalize.strip_html` (tags stripped, entities decoded); `text` is that slice.
     `score` is 100 for an exact (normalised) match, lower for a fuzzy one.
     """
 

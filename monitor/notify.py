@@ -41,7 +41,7 @@ from typing import Any, TextIO
 import apprise
 from apprise import AppriseAsset, NotifyFormat
 
-from monitor import redact
+from monitor import jsonout, redact
 from monitor.errors import ConfigError
 from monitor.model import TargetConfig
 from monitor.render import Message
@@ -72,17 +72,6 @@ def mask_url(url: str) -> str:
     except Exception:  # a display helper must never take the caller down
         privacy = None
     return redact.target_display(url, privacy)
-
-
-def check_target_url(url: str) -> str | None:
-    """None if apprise can load `url` as a notification target, else a one-line reason without secrets."""
-    if not url.strip():
-        return "empty URL"
-    plugin, logged = _instantiate_quietly(url)
-    if plugin is not None:
-        return None
-    reason = "; ".join(dict.fromkeys(line for line in logged if line)) or "unknown scheme or bad syntax"
-    return redact.scrub(f"apprise cannot load the URL: {reason}", redact.target_secrets(url, mask_url(url)))
 
 
 class Notifier:
@@ -150,7 +139,7 @@ class Notifier:
     def _print(self, message: Message) -> SendResult:
         stream = self._console if self._console is not None else sys.stdout
         if self._console_json:
-            line = json.dumps({"type": "alert", "title": message.title, "text": message.text}, ensure_ascii=False)
+            line = json.dumps(jsonout.console_alert(message.title, message.text), ensure_ascii=False)
         else:
             line = message.text
         try:

@@ -22,7 +22,7 @@ from email.utils import format_datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from monitor.config import PlaceholderEnvironment, Settings, load_settings
+from monitor.config import PlaceholderEnvironment, load_settings
 from monitor.errors import ConfigError, SourceError
 from monitor.model import FeedConfig
 from monitor.redact import feed_display_name, redact_url
@@ -110,11 +110,6 @@ def render_opml(feeds: Sequence[FeedConfig], *, title: str, now: datetime, with_
 
 
 # -- import into monitor.toml ----------------------------------------------------------------------------------
-
-
-def read_config(path: Path) -> Settings:
-    """The configuration at `path`, validated, without needing the secrets ${VAR} names (feeds are what counts)."""
-    return load_settings(path, env=PlaceholderEnvironment())
 
 
 @dataclass

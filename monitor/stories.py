@@ -26,16 +26,13 @@ No I/O: the store hands in the recent stories' titles and links.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from rapidfuzz import fuzz
 
 from monitor.normalize import fold
-
-DEFAULT_WINDOW = 24 * 3600.0
-"""Seconds a story stays open to later reports (the `[stories] window` default)."""
 
 TITLE_THRESHOLD = 70.0
 """token_set_ratio (0-100) of the two titles' stems needed to call them one story."""
@@ -229,11 +226,3 @@ def find_story(key: StoryKey, stories: Iterable[Story]) -> int | None:
             if score >= TITLE_THRESHOLD and (best is None or score > best[0]):
                 best = (score, story.story_id)
     return best[1] if best else None
-
-
-def source_list(names: Sequence[str], limit: int = 6) -> str:
-    """ "Reuters, Al Jazeera and 3 more" from outlet names (duplicates dropped, order kept)."""
-    unique = list(dict.fromkeys(name for name in names if name))
-    if len(unique) <= limit:
-        return ", ".join(unique)
-    return f"{', '.join(unique[:limit])} and {len(unique) - limit} more"

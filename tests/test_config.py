@@ -111,3 +111,29 @@ def test_repository_default_config_is_valid() -> None:
     assert len(settings.feeds) >= 8
     assert all(feed.url.startswith("https://") for feed in settings.feeds)
     assert settings.targets == ()
+
+
+def test_zero_durations_need_no_unit() -> None:
+    """A duration of "0" needs no unit; other bare numbers in strings are still rejected."""
+    assert parse_duration("0") == 0
+    assert parse_duration("0.0") == 0
+    assert parse_duration("0s") == 0
+    assert parse_duration("90") is None
+    assert parse_duration("-0") is None
+
+
+@pytest.mark.parametrize("window", ['"0"', '"0s"', "0"])
+def test_story_window_zero_turns_grouping_off(tmp_path: Path, window: str) -> None:
+    """`[stories] window = "0"` (as docs/configuration.md says) loads, and the runtime then groups no stories."""
+    from datetime import UTC, datetime
+
+    from monitor.pipeline import build_runtime
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "r.toml").write_text('[actors.a]\nname = "Alpha"\n[rules.a]\nany = ["a"]\n', encoding="utf-8")
+    settings = load_settings(write(tmp_path, f'rules = "rules"\n[stories]\nwindow = {window}\n'))
+    assert settings.story_window == 0
+    assert build_runtime(settings, datetime.now(UTC)).stories is None
+    default = load_settings(write(tmp_path, 'rules = "rules"\n'))
+    assert build_runtime(default, datetime.now(UTC)).stories is not None

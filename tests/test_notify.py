@@ -15,7 +15,7 @@ import pytest
 
 from monitor.errors import ConfigError
 from monitor.model import Alert, Hit, TargetConfig
-from monitor.notify import CONSOLE_TARGET, Notifier, SendResult, check_target_url, mask_url
+from monitor.notify import CONSOLE_TARGET, Notifier, SendResult, mask_url
 from monitor.render import Message, render_alert
 from tests.faults.harness import FaultySMTP
 from tests.hookserver import HookServer
@@ -276,7 +276,7 @@ def test_duplicate_target_names_are_a_config_error(hook: HookServer) -> None:
         Notifier([target("hook", url), target("hook", url)])
 
 
-# --- mask_url and check_target_url ----------------------------------------------------------------
+# --- mask_url and loading target URLs ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -316,14 +316,15 @@ def test_mask_url_never_raises(url: str) -> None:
     assert isinstance(mask_url(url), str)
 
 
-def test_check_target_url_accepts_loadable_urls() -> None:
-    """URLs apprise can load pass the check."""
-    for url in (
+def test_loadable_target_urls_load() -> None:
+    """Target URLs apprise can load make a Notifier with those targets."""
+    urls = (
         "mailto://127.0.0.1:2525?from=monitor@example.com&to=desk@example.com",
         "slack://T1234ABCD/B5678EFGH/abcdefghijklmnop",
         "json://127.0.0.1:8089/hook",
-    ):
-        assert check_target_url(url) is None
+    )
+    notifier = Notifier([target(f"t{index}", url) for index, url in enumerate(urls)])
+    assert notifier.target_names == ("t0", "t1", "t2")
 
 
 @pytest.mark.parametrize(
@@ -336,10 +337,11 @@ def test_check_target_url_accepts_loadable_urls() -> None:
         f"mailto://user:{SECRET}@127.0.0.1:25?from=not-an-address",
     ],
 )
-def test_check_target_url_rejects_junk_with_a_one_line_reason(url: str) -> None:
-    """Unloadable URLs get a one-line reason that does not repeat the password."""
-    reason = check_target_url(url)
-    assert reason
+def test_unloadable_target_url_is_refused_with_a_one_line_reason(url: str) -> None:
+    """Unloadable URLs stop the Notifier with a one-line reason that does not repeat the password."""
+    with pytest.raises(ConfigError, match="apprise cannot load") as raised:
+        Notifier([target("t", url)])
+    reason = raised.value.one_line()
     assert "\n" not in reason
     assert SECRET not in reason
 
@@ -348,11 +350,9 @@ def test_check_target_url_rejects_junk_with_a_one_line_reason(url: str) -> None:
 def test_unloadable_service_url_made_of_a_token_is_reported_without_it(scheme: str) -> None:
     """A service URL apprise cannot load (a lone token) names the target and scheme, never the token in any case."""
     url = f"{scheme}://{TOKEN}"
-    reason = check_target_url(url)
-    assert reason
     with pytest.raises(ConfigError) as raised:
         Notifier([target("alerts", url)])
     message = raised.value.one_line()
     assert f"target 'alerts': apprise cannot load {scheme}://***" in message
-    for text in (reason, message, mask_url(url)):
+    for text in (message, mask_url(url)):
         assert TOKEN.lower() not in text.lower()

@@ -29,7 +29,6 @@ from pathlib import Path
 
 import pytest
 
-from monitor import stories
 from monitor.errors import RuleError
 from monitor.model import Entry, FeedConfig, Hit, Match
 from monitor.rules import load_rules
@@ -164,12 +163,6 @@ def test_find_story_picks_the_closest_open_story() -> None:
     assert find_story(story_key("Rockets fired at US embassy in Baghdad Green Zone, sources say"), open_stories) == 2
     assert find_story(story_key("Another title", "https://www.news.example/x"), open_stories) == 3
     assert find_story(story_key("Sadr calls for protest"), open_stories) is None
-
-
-def test_source_list_shortens_long_lists() -> None:
-    """Outlet lists drop repeats and end with "and N more"."""
-    assert stories.source_list(["A", "B", "A"]) == "A, B"
-    assert stories.source_list([str(n) for n in range(9)], limit=3) == "0, 1, 2 and 6 more"
 
 
 # --- grouping in the store ----------------------------------------------------------------------------------

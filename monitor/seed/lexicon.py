@@ -160,10 +160,6 @@ class World:
         """A news outlet, agency or platform ("Associated Press", "Haaretz", "Twitter")."""
         return key(name) in self._outlets
 
-    def is_broad(self, name: str) -> bool:
-        """A country, its people or government, a region or a world body: context for a story, never its core."""
-        return self.country_of(name) is not None or self.is_region(name) or self.is_body(name)
-
 
 @dataclass(frozen=True)
 class Transliteration:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from monitor.normalize import fold
@@ -196,8 +196,3 @@ def _number_forms(word: str) -> Iterable[str]:
         yield word + "es"
     else:
         yield word + "s"
-
-
-def term_words(terms: Sequence[ThemeTerm]) -> set[str]:
-    """Folded forms of every term (to keep theme words out of names and vice versa)."""
-    return {fold(form) for term in terms for form in term.forms}
