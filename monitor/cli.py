@@ -3,8 +3,9 @@
 Commands stay thin: they load settings, call the service, pipeline or store, and print tables for people or
 JSON lines for scripts (built by monitor.jsonout, documented in docs/json.md). Exit codes (also in
 `monitor --help`, docs/cli.md and README.md): 0 success; 1 a run or source failed; 2 bad configuration, rules or
-usage; 3 database error; 4 `rules test` examples failed; 5 `run --once`: a target failed or an alert was given up;
-70 internal error (a bug: please report it).
+usage; 3 database error; 4 `rules test` examples failed; 5 the database file was deleted or replaced under a
+running monitor; 6 `run --once`: a target failed or an alert was given up; 70 internal error (a bug: please report
+it).
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def _log_level(verbose: int, quiet: bool) -> int:
 @click.group(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="Exit codes: 0 ok, 1 run or source failed, 2 bad configuration/rules/usage, 3 database error, "
-    "4 rule examples failed, 5 run --once: a target failed or an alert was given up, 70 internal error. "
+    "4 rule examples failed, 5 database file deleted or replaced, 6 run --once: a target failed or an alert was "
+    "given up, 70 internal error. "
     "Docs: README.md and docs/ (docs/cli.md: every command's help; docs/json.md: every --json output).",
 )
 @click.option(
